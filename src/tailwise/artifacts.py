@@ -1,0 +1,110 @@
+"""Model directories: a JSON manifest plus NumPy arrays (no pickle), written atomically.
+
+Layout of a model directory::
+
+    manifest.json   format version, tailwise/numpy/python versions, model name and parameters,
+                    dataset summary, fit time
+    model.npz       the model's fitted arrays
+    ids.npz         external user and item ids (string arrays)
+    history.npz     the training user-item matrix in CSR form (to exclude seen items)
+    items.json      item text, in item-index order
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new, never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded in every manifest."""
+    from tailwise import __version__
+
+    return {"tailwise": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np.ndarray]], texts: dict[str, object]) -> Path:
+    """Write a whole directory atomically: build it beside `target`, then swap it in.
+
+    `arrays` maps a file stem to the arrays of one ``.npz``; `texts` maps a file name to a
+    JSON-serialisable object. An existing directory at `target` is replaced only once the new
+    one is complete.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for stem, group in arrays.items():
+            np.savez(tmp / f"{stem}.npz", **group)
+        for name, obj in texts.items():
+            (tmp / name).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+        full = {
+            "format": FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(),
+            **manifest,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(full, indent=2), encoding="utf-8")
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a model directory, with a clear error when it is not one."""
+    from tailwise.errors import DataError
+
+    path = Path(directory) / "manifest.json"
+    if not path.exists():
+        raise DataError("not a tailwise model directory (no manifest.json)", path=directory)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"manifest is not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if manifest.get("format") != FORMAT_VERSION:
+        raise DataError(
+            f"model directory format {manifest.get('format')!r} is not supported "
+            f"(this tailwise reads format {FORMAT_VERSION}); refit the model",
+            path=path,
+            field="format",
+        )
+    return manifest
+
+
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of one ``.npz`` file, loaded without pickle."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,108 @@
+"""Options and helpers shared by the subcommands: data loading, model parameters, progress."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+from tailwise.data.dataset import Dataset
+from tailwise.errors import DataError
+
+console = Console(stderr=True)
+
+
+def add_data_options(p: argparse.ArgumentParser, require_items: bool = False) -> None:
+    """Where the data comes from: files with column options, or a known folder format."""
+    g = p.add_argument_group("data (pick one source)")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--interactions", type=Path, help="CSV/TSV/Parquet/JSONL with user_id,item_id[,rating][,timestamp]")
+    src.add_argument("--movielens", type=Path, metavar="DIR", help="a MovieLens folder (ml-latest-small or ml-1m)")
+    src.add_argument("--amazon", type=Path, metavar="DIR", help="an Amazon folder (interactions.csv + *.text)")
+    src.add_argument("--demo-data", action="store_true", help="the bundled ml-latest-small")
+    g.add_argument("--items", type=Path, required=require_items, help="item file: item_id plus text columns")
+    g.add_argument("--text-cols", help="comma-separated columns joined into item text (default: every other column)")
+    g.add_argument("--user-col", default="user_id", help="user id column (default: user_id)")
+    g.add_argument("--item-col", default="item_id", help="item id column (default: item_id)")
+    g.add_argument("--rating-col", default="auto", help="rating column; 'none' to ignore (default: 'rating' if present)")
+    g.add_argument("--timestamp-col", default="auto", help="timestamp column; 'none' to ignore (default: 'timestamp' if present)")
+    g.add_argument("--format", choices=["csv", "tsv", "parquet", "jsonl"], help="file format (default: from the file name)")
+    g.add_argument("--sep", help="field separator of delimited files (e.g. ';' or '::')")
+    g.add_argument("--encoding", default="utf-8", help="text encoding (default: utf-8)")
+    g.add_argument("--on-duplicate", choices=["last", "first", "error"], default="last", help="repeated (user, item) pairs: keep the last (default), the first, or stop")
+    g.add_argument("--on-missing-text", choices=["keep", "drop", "error"], default="keep", help="items without text: keep with empty text (default), drop, or stop")
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    """Load the dataset the data options name, showing a spinner."""
+    from tailwise.data import Columns, load_amazon, load_dataset, load_demo, load_movielens
+
+    with status("Loading data"):
+        if args.demo_data:
+            return load_demo()
+        if args.movielens:
+            return load_movielens(args.movielens, _split_cols(args.text_cols))
+        if args.amazon:
+            return load_amazon(args.amazon, on_duplicate=args.on_duplicate)
+        cols = Columns(args.user_col, args.item_col, _opt(args.rating_col), _opt(args.timestamp_col))
+        return load_dataset(
+            args.interactions, args.items, cols, text_cols=_split_cols(args.text_cols),
+            fmt=args.format, sep=args.sep, encoding=args.encoding,
+            on_duplicate=args.on_duplicate, on_missing_text=args.on_missing_text,
+        )  # fmt: skip
+
+
+def _opt(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
+def _split_cols(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, dict[str, object]]:
+    """``MODEL.KEY=VALUE`` (or ``KEY=VALUE`` for every model) -> {model or '*': {key: value}}."""
+    out: dict[str, dict[str, object]] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise DataError(f"--param must look like key=value or model.key=value, not {pair!r}")
+        key, raw = pair.split("=", 1)
+        model, _, name = key.rpartition(".")
+        out.setdefault(model or "*", {})[name] = _literal(raw)
+    return out
+
+
+def _literal(raw: str) -> object:
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw)
+
+
+def params_for(name: str, params: dict[str, dict[str, object]]) -> dict[str, object]:
+    return {**params.get("*", {}), **params.get(name, {})}
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner on stderr while a step runs (silent when stderr is not a terminal)."""
+    with console.status(message):
+        yield
+
+
+def read_id_lines(path: Path, what: str, header: str) -> list[str]:
+    """Ids from a file with one id per line; blank lines and a first line equal to `header` skip."""
+    from tailwise.data.tables import read_text
+
+    lines = [line.strip() for line in read_text(path).splitlines()]
+    if lines and lines[0] == header:
+        lines = lines[1:]
+    ids = [line for line in lines if line]
+    if not ids:
+        raise DataError(f"no {what} ids in the file", path=path)
+    return ids

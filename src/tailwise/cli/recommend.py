@@ -1,0 +1,70 @@
+"""``tailwise recommend``: top-k lists for a file of user ids, from a model directory."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from tailwise.artifacts import atomic_write_text
+from tailwise.cli.common import console, read_id_lines, status
+from tailwise.errors import DataError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "recommend",
+        help="write top-k recommendations for users",
+        description="Write OUT.csv with the header user_id,item_id,rank,score: ranks 1..K per "
+        "user, never an item the user had in training. Users unknown to the model get the most "
+        "popular training items (the fallback).",
+    )
+    p.add_argument("--model-dir", type=Path, required=True, help="a directory written by `tailwise fit`")
+    p.add_argument("--users", type=Path, required=True, help="file with one user id per line (an optional first line 'user_id' is skipped)")
+    p.add_argument("--k", type=int, default=10, help="list length (default: 10)")
+    p.add_argument("--output", type=Path, required=True, help="CSV to write")
+    p.add_argument("--candidates", type=Path, help="file with one item id per line: only these may be recommended")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tailwise.pipeline import Pipeline
+
+    if args.k < 1:
+        raise DataError(f"--k must be at least 1, not {args.k}")
+    with status("Loading the model"):
+        pipe = Pipeline.load(args.model_dir)
+    users = read_id_lines(args.users, "user", "user_id")
+    candidates = _candidates(args.candidates, pipe) if args.candidates else None
+    with status(f"Recommending for {len(users):,} users"):
+        lists = pipe.recommend(users, k=args.k, candidates=candidates)
+    atomic_write_text(args.output, _to_csv(lists, pipe.items.ids))
+    unknown = int((~lists.known).sum())
+    note = f" ({unknown} unknown users got the popularity fallback)" if unknown else ""
+    console.print(f"wrote {len(users):,} lists of up to {args.k} items to {args.output}{note}")
+    return 0
+
+
+def _candidates(path: Path, pipe) -> np.ndarray:
+    ids = read_id_lines(path, "candidate item", "item_id")
+    idx = pipe.items.indices(ids, missing=-1)
+    if (idx < 0).all():
+        raise DataError("none of the candidate items is known to the model", path=path)
+    if (idx < 0).any():
+        console.print(f"[yellow]ignored {(idx < 0).sum()} candidate items unknown to the model[/]")
+    return np.unique(idx[idx >= 0])
+
+
+def _to_csv(lists, item_ids: np.ndarray) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["user_id", "item_id", "rank", "score"])
+    for user, items, scores in zip(lists.user_ids, lists.items, lists.scores):
+        for rank, (item, score) in enumerate(zip(items, scores), start=1):
+            if item < 0:
+                break
+            w.writerow([user, item_ids[item], rank, f"{float(score):.6g}"])
+    return buf.getvalue()

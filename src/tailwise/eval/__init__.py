@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions), the evaluator and result tables."""

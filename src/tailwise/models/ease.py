@@ -1,0 +1,56 @@
+"""EASE: Embarrassingly Shallow Autoencoder (Steck, WWW 2019), closed form in float32."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg.lapack as lapack
+import scipy.sparse as sp
+
+from tailwise.data.dataset import Dataset
+from tailwise.models.base import Recommender
+
+
+class EASE(Recommender):
+    """Item-item weights B from the closed form of a ridge autoencoder with a zero diagonal.
+
+    With Gram matrix ``G = X^T X + lambda I`` and ``P = G^{-1}``, the weights are
+    ``B_ij = -P_ij / P_jj`` for ``i != j`` and ``B_jj = 0``; a user's scores are ``x_u B``.
+    The inverse uses a Cholesky factorisation in float32 (``spotrf``/``spotri``). Only items with
+    training interactions take part (an item without any has an all-zero row and column of B),
+    so memory is about two ``n_active^2`` float32 matrices and time O(n_active^3).
+
+    Parameters
+    ----------
+    l2 : float
+        The ridge penalty lambda (default 500; the paper tunes 200-1000 on MovieLens).
+    """
+
+    name = "ease"
+    _state_keys = ("weights_", "active_")
+
+    def __init__(self, l2: float = 500.0) -> None:
+        self.l2 = l2
+
+    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        if self.l2 <= 0:
+            raise ValueError(f"EASE l2 must be positive, not {self.l2}")
+        self.active_ = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
+        x = train[:, self.active_]
+        gram = (x.T @ x).toarray().astype(np.float32, copy=False)
+        gram[np.diag_indices_from(gram)] += np.float32(self.l2)
+        chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"Cholesky factorisation failed (info={info})")
+        inv, info = lapack.spotri(chol, lower=False, overwrite_c=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"Cholesky inverse failed (info={info})")
+        inv = np.triu(inv) + np.triu(inv, 1).T  # spotri fills the upper triangle only
+        diag = np.diag(inv).copy()
+        inv /= -diag[np.newaxis, :]
+        inv[np.diag_indices_from(inv)] = 0.0
+        self.weights_ = inv
+
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        scores = np.zeros((rows.shape[0], self.n_items_), dtype=np.float32)
+        scores[:, self.active_] = rows[:, self.active_] @ self.weights_
+        return scores

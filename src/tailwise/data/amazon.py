@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tailwise.data.dataset import Dataset
@@ -30,5 +31,5 @@ def load_amazon(path: str | Path, on_duplicate: str = "last") -> Dataset:
     items = read_table(texts[0], fmt="tsv")
     items.frame.columns = [c.split(":")[0] for c in items.frame.columns]
     text = parse_items(items, "item_id", ["text"])
-    text = {k: v.strip().rstrip(".").strip() for k, v in text.items()}
+    text = {k: re.sub(r"[\s.]+$", "", v) for k, v in text.items()}
     return build_dataset(inter, text, name=root.name)

@@ -64,6 +64,7 @@ def temporal(ds: Dataset, test_fraction: float = 0.2) -> Split:
     Users who appear only after the cut have no training history; evaluation skips them
     (or serves them the unknown-user fallback).
     """
+    _check_fraction("test_fraction", test_fraction)
     ts = _require_time(ds, "temporal")
     cut = np.quantile(ts, 1.0 - test_fraction, method="lower")
     return _split(ds, ts > cut, f"temporal-{test_fraction:g}")
@@ -85,6 +86,7 @@ def cold_items(ds: Dataset, item_fraction: float = 0.1, seed: int = 42) -> Split
     The cold items stay in the catalogue (with their text) but have no training interaction;
     evaluate by ranking among ``split.cold_items`` (the ``candidates`` whitelist).
     """
+    _check_fraction("item_fraction", item_fraction)
     rng = np.random.default_rng(seed)
     active = np.flatnonzero(np.bincount(ds.item_idx, minlength=ds.n_items) > 0)
     n_cold = max(1, int(round(item_fraction * len(active))))
@@ -108,6 +110,11 @@ def k_fold(ds: Dataset, n_folds: int = 5, seed: int = 42) -> Iterator[Split]:
     fold[order] = (rank + offset) % n_folds
     for f in range(n_folds):
         yield _split(ds, fold == f, f"fold-{f + 1}-of-{n_folds}")
+
+
+def _check_fraction(label: str, value: float) -> None:
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{label} must be in (0, 1), not {value}")
 
 
 def _require_time(ds: Dataset, what: str) -> np.ndarray:

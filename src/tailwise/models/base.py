@@ -44,9 +44,11 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> idx, val = top_k(np.array([[0.1, 0.9, 0.5], [1.0, -np.inf, 1.0]]), 2)
+    >>> idx, val = top_k(np.array([[0.25, 0.75, 0.5], [1.0, -np.inf, 1.0]]), 2)
     >>> idx.tolist(), val.tolist()
-    ([[1, 2], [0, 2]], [[0.9, 0.5], [1.0, 1.0]])
+    ([[1, 2], [0, 2]], [[0.75, 0.5], [1.0, 1.0]])
+    >>> top_k(np.array([[0.5, -np.inf]]), 3)[0].tolist()  # padded when too few items
+    [[0, -1, -1]]
     """
     n, m = scores.shape
     k_eff = min(k, m)

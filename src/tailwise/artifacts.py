@@ -58,6 +58,7 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
     try:
         for stem, group in arrays.items():
             np.savez(tmp / f"{stem}.npz", **group)
@@ -70,7 +71,6 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
             **manifest,
         }
         (tmp / "manifest.json").write_text(json.dumps(full, indent=2), encoding="utf-8")
-        old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
@@ -78,6 +78,8 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)  # the swap failed half-way: put the old directory back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target

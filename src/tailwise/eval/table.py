@@ -62,14 +62,15 @@ def write_table(rows: list[dict], path: str | Path) -> Path:
     """Write rows as ``.csv`` or ``.json`` by the file's suffix; the file appears whole or not at all."""
     path = Path(path)
     cols = columns(rows)
+    # NaN and missing cells: null in JSON (strict JSON has no NaN), an empty cell in CSV
+    clean = [{c: (None if isinstance(r.get(c), float) and math.isnan(r[c]) else r.get(c)) for c in cols} for r in rows]
     if path.suffix.lower() == ".json":
-        clean = [{c: (None if isinstance(r.get(c), float) and math.isnan(r[c]) else r.get(c)) for c in cols} for r in rows]
         text = json.dumps(clean, indent=2)
     elif path.suffix.lower() == ".csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({c: r.get(c, "") for c in cols} for r in rows)
+        writer.writerows(clean)
         text = buf.getvalue()
     else:
         raise ValueError(f"write the table as .csv or .json, not {path.suffix or 'no suffix'!r}")

@@ -53,11 +53,11 @@ class ALS(_FactorModel):
     Parameters
     ----------
     factors : int
-        Latent dimensions (default 128).
+        Latent dimensions (default 64).
     regularization : float
-        L2 penalty (default 0.05).
+        L2 penalty (default 1.0).
     alpha : float
-        Confidence scaling of positive entries (default 2.0).
+        Confidence scaling of positive entries (default 5.0).
     iterations : int
         ALS sweeps (default 15).
     random_state : int
@@ -68,9 +68,9 @@ class ALS(_FactorModel):
 
     def __init__(
         self,
-        factors: int = 128,
-        regularization: float = 0.05,
-        alpha: float = 2.0,
+        factors: int = 64,
+        regularization: float = 1.0,
+        alpha: float = 5.0,
         iterations: int = 15,
         random_state: int = 42,
     ) -> None:
@@ -115,9 +115,9 @@ class BPR(_FactorModel):
     Parameters
     ----------
     factors : int
-        Latent dimensions (default 128).
+        Latent dimensions (default 64).
     learning_rate : float
-        SGD step size (default 0.05).
+        SGD step size (default 0.01).
     regularization : float
         L2 penalty (default 0.01).
     iterations : int
@@ -133,8 +133,8 @@ class BPR(_FactorModel):
 
     def __init__(
         self,
-        factors: int = 128,
-        learning_rate: float = 0.05,
+        factors: int = 64,
+        learning_rate: float = 0.01,
         regularization: float = 0.01,
         iterations: int = 100,
         random_state: int = 42,

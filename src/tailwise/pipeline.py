@@ -85,6 +85,41 @@ class Pipeline:
             log.info("%d unknown users got the popularity fallback", int((~known).sum()))
         return UserLists(list(map(str, user_ids)), items, scores, known)
 
+    def recommend_history(
+        self, item_ids: list[str], k: int = 10, candidates: np.ndarray | None = None
+    ) -> UserLists:
+        """Top-k for a new user given only a few item ids (fold-in, no refit).
+
+        Unknown item ids raise KeyError naming the id; the history items are not recommended.
+        """
+        idx = np.unique(self.items.indices(item_ids))
+        row = sp.csr_matrix((np.ones(len(idx), np.float32), (np.zeros(len(idx), int), idx)), shape=(1, len(self.items)))
+        recs = self.model.recommend(np.array([-1]), row, k=k, candidates=candidates)
+        return UserLists(["history"], recs.items, recs.scores, np.array([False]))
+
+    def recommend_query(
+        self, text: str, k: int = 10, candidates: np.ndarray | None = None, seeds: int = 10
+    ) -> UserLists:
+        """Top-k for a free-text query: the `seeds` items whose text is closest to the query
+        (by the model's text encoder) become a pseudo-history, which the model folds in."""
+        from tailwise.models.textside import TextSide
+        from tailwise.text.encoders import make_encoder
+
+        spec = getattr(self.model, "encoder", "use")
+        side = TextSide(spec, getattr(self.model, "max_tokens", 128), getattr(self.model, "cache_dir", None), progress=False)
+        items = side.embed(self.item_text)
+        query = np.asarray(make_encoder(spec).encode_queries([text]), dtype=np.float32)
+        sims = (items @ query[0]).astype(np.float32)
+        if candidates is not None:
+            mask = np.full(len(sims), -np.inf, dtype=np.float32)
+            mask[candidates] = 0.0
+            sims = sims + mask
+        seed_idx, _ = top_k(sims[None, :], seeds)
+        seed_idx = seed_idx[0][seed_idx[0] >= 0]
+        row = sp.csr_matrix((np.ones(len(seed_idx), np.float32), (np.zeros(len(seed_idx), int), seed_idx)), shape=(1, len(sims)))
+        recs = self.model.recommend(np.array([-1]), row, k=k, exclude_seen=False, candidates=candidates)
+        return UserLists(["query"], recs.items, recs.scores, np.array([False]))
+
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (see :mod:`tailwise.artifacts`)."""

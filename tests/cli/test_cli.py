@@ -43,7 +43,7 @@ def read_recs(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize("model", ["popular", "itemknn", "ease", "als", "bpr"])
+@pytest.mark.parametrize("model", ["popular", "itemknn", "ease", "als", "bpr", "content", "adapter", "hybrid"])
 def test_fit_recommend_contract(files, model, tmp_path):
     if model in ("als", "bpr"):
         pytest.importorskip("implicit")
@@ -119,7 +119,7 @@ def test_evaluate_writes_table(files, tmp_path, capsys):
         (["fit", "--interactions", "missing.csv", "--model-dir", "{out}"], "file not found"),
         (["fit", "--interactions", "{bad}", "--model-dir", "{out}"], "line 3, field 'rating'"),
         (["fit", "--interactions", "{train}", "--model-dir", "{out}", "--model", "nope"], "unknown model 'nope'"),
-        (["fit", "--interactions", "{train}", "--model-dir", "{out}", "--param", "alpha=1"], "has no parameter 'alpha'"),
+        (["fit", "--interactions", "{train}", "--model-dir", "{out}", "--param", "nonsense=1"], "has no parameter 'nonsense'"),
         (["fit", "--interactions", "{train}", "--model-dir", "{out}", "--user-col", "uid"], "user id column 'uid' is missing"),
         (["recommend", "--model-dir", "{root}", "--users", "{users}", "--output", "{out}"], "not a tailwise model directory"),
     ],
@@ -160,6 +160,24 @@ def test_real_process_exit_code_and_message(tmp_path):
     assert "file not found" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_cold_items_from_the_items_file_are_recommendable(files, tmp_path):
+    """An item with text but no interaction can be recommended by the (default) hybrid."""
+    items = pd.read_csv(files["items"], dtype=str)
+    train = pd.read_csv(files["train"], dtype=str)
+    cold = sorted(set(items.item_id) - set(train.item_id))[:300]
+    cands = tmp_path / "cold.txt"
+    cands.write_text("\n".join(cold) + "\n")
+    model_dir = tmp_path / "hybrid"
+    assert main(["fit", "--interactions", str(files["train"]), "--items", str(files["items"]),
+                 "--model-dir", str(model_dir)]) == 0  # fmt: skip
+    assert json.loads((model_dir / "manifest.json").read_text())["model"] == "hybrid"
+    out = tmp_path / "recs.csv"
+    assert main(["recommend", "--model-dir", str(model_dir), "--users", str(files["users"]),
+                 "--k", "5", "--output", str(out), "--candidates", str(cands)]) == 0  # fmt: skip
+    rows = read_recs(out)
+    assert len(rows) == 6 * 5 and {r["item_id"] for r in rows} <= set(cold)
+
+
 def test_demo_runs_on_bundled_data(tmp_path, capsys):
     assert main(["demo", "--models", "popular,itemknn", "--out-dir", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "results.csv")
@@ -174,3 +192,17 @@ def test_evaluate_kfold_averages_folds(files, tmp_path):
                  "--split", "kfold", "--folds", "3", "--k", "5", "--output", str(out)]) == 0  # fmt: skip
     row = json.loads(out.read_text())[0]
     assert row["split"] == "3-fold" and 0 < row["recall"] <= 1
+
+
+def test_recommend_for_a_query_and_a_new_history(files, tmp_path):
+    model_dir = fit(files, "hybrid")
+    out = tmp_path / "q.csv"
+    assert main(["recommend", "--model-dir", str(model_dir), "--query", "animated film for children",
+                 "--k", "5", "--output", str(out)]) == 0  # fmt: skip
+    rows = read_recs(out)
+    assert [r["user_id"] for r in rows] == ["query"] * 5
+    out2 = tmp_path / "h.csv"
+    assert main(["recommend", "--model-dir", str(model_dir), "--history", "1,3114", "--k", "5", "--output", str(out2)]) == 0
+    got = {r["item_id"] for r in read_recs(out2)}
+    assert len(got) == 5 and not got & {"1", "3114"}
+    assert main(["recommend", "--model-dir", str(model_dir), "--history", "no-such-item", "--k", "5", "--output", str(out2)]) == 2

@@ -26,7 +26,7 @@ class TestItemKNN(RecommenderContract):
 class TestALS(RecommenderContract):
     def make(self):
         pytest.importorskip("implicit")
-        return ALS(factors=8, iterations=10, regularization=0.01)
+        return ALS(factors=8, iterations=10, regularization=0.01, alpha=1.0)
 
 
 class TestBPR(RecommenderContract):

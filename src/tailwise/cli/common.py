@@ -84,8 +84,39 @@ def _literal(raw: str) -> object:
     return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
-def params_for(name: str, params: dict[str, dict[str, object]]) -> dict[str, object]:
-    return {**params.get("*", {}), **params.get(name, {})}
+def params_for(name: str, params: dict[str, dict[str, object]], strict: bool = False) -> dict[str, object]:
+    """Parameters for model `name`: the shared ``KEY=VALUE`` ones, then its own.
+
+    With `strict` (one model, as in ``fit``) every shared key goes to the model, so a typo is an
+    error; otherwise (several models) each model takes only the shared keys it accepts.
+    """
+    import inspect
+
+    from tailwise.models import MODELS
+
+    shared = params.get("*", {})
+    if not strict:
+        accepted = set(inspect.signature(MODELS[name].__init__).parameters) if name in MODELS else set()
+        shared = {k: v for k, v in shared.items() if k in accepted}
+    return {**shared, **params.get(name, {})}
+
+
+def add_text_options(p: argparse.ArgumentParser) -> None:
+    """Options of the text-aware models (content, adapter, hybrid, twotower)."""
+    g = p.add_argument_group("language model")
+    g.add_argument("--encoder", help="text encoder: use (default), minilm, onnx-minilm, tfidf, st:NAME-OR-PATH, openai:MODEL@URL")
+    g.add_argument("--cache-dir", help="embedding cache folder (default: $TAILWISE_CACHE or ~/.cache/tailwise/embeddings)")
+
+
+def text_params(args: argparse.Namespace, name: str) -> dict[str, object]:
+    """--encoder and --cache-dir as parameters, for the models that take them."""
+    import inspect
+
+    from tailwise.models import MODELS
+
+    accepted = set(inspect.signature(MODELS[name].__init__).parameters) if name in MODELS else set()
+    given = {"encoder": getattr(args, "encoder", None), "cache_dir": getattr(args, "cache_dir", None)}
+    return {k: v for k, v in given.items() if v and k in accepted}
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="evaluate the models on the bundled MovieLens sample",
         description="Load the bundled ml-latest-small (GroupLens licence), split it per user "
-        "80/20, fit every model and print accuracy and long-tail metrics side by side.",
+        "80/20, fit every model (CF baselines and the language-model hybrid, with the packaged "
+        "Universal Sentence Encoder) and print accuracy and long-tail metrics side by side.",
     )
     add_eval_options(p)
     p.add_argument("--out-dir", type=Path, default=Path("tailwise-demo"), help="where results.csv/json go (default: ./tailwise-demo)")
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from tailwise.eval.table import print_table, write_table
 
     if args.models == DEFAULT_MODELS and importlib.util.find_spec("implicit") is None:
-        args.models = "popular,itemknn,ease"
+        args.models = ",".join(m for m in DEFAULT_MODELS.split(",") if m not in ("als", "bpr"))
         console.print('[yellow]implicit is not installed: skipping als and bpr (pip install "tailwise[implicit]")[/]')
     dataset = load_demo()
     console.print(f"dataset: bundled {dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, {dataset.n_interactions:,} ratings")

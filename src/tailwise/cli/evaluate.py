@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from tailwise.cli.common import add_data_options, console, load_data, params_for, parse_params, status
+from tailwise.cli.common import (
+    add_data_options, add_text_options, console, load_data, params_for, parse_params, status, text_params,
+)  # fmt: skip
 
-DEFAULT_MODELS = "popular,itemknn,ease,als,bpr"
+DEFAULT_MODELS = "popular,itemknn,ease,als,bpr,content,adapter,hybrid"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,7 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--k", type=int, default=20, help="cutoff of every metric (default 20)")
     g.add_argument("--head-share", type=float, default=0.2, help="share of items that are head, by training popularity (default 0.2)")
     g.add_argument("--output", type=Path, action="append", help="write the table as .csv or .json (repeatable)")
+    add_text_options(p)
 
 
 def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
@@ -47,7 +50,7 @@ def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
 
     params = parse_params(args.param)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    models = [make_model(n, **params_for(n, params)) for n in names]  # fail fast on bad names
+    models = [make_model(n, **{**text_params(args, n), **params_for(n, params)}) for n in names]  # fail fast on bad names
     with status("Splitting"):
         if args.split == "kfold":
             splits = list(k_fold(dataset, args.folds, args.seed))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tailwise.cli.common import add_data_options, console, load_data, params_for, parse_params, status
+from tailwise.cli.common import (
+    add_data_options, add_text_options, console, load_data, params_for, parse_params, status, text_params,
+)  # fmt: skip
 
-DEFAULT_MODEL = "ease"
+DEFAULT_MODEL = "hybrid"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_data_options(p)
     p.add_argument("--model-dir", type=Path, required=True, help="directory to write (replaced atomically)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"popular, itemknn, ease, als or bpr (default: {DEFAULT_MODEL})")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"popular, itemknn, ease, als, bpr, content, adapter, hybrid or twotower (default: {DEFAULT_MODEL})")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter, e.g. --param l2=300 (repeatable)")
+    add_text_options(p)
     p.set_defaults(run=run)
 
 
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from tailwise.pipeline import Pipeline
 
     dataset = load_data(args)
-    model = make_model(args.model, **params_for(args.model, parse_params(args.param)))
+    params = {**text_params(args, args.model), **params_for(args.model, parse_params(args.param), strict=True)}
+    model = make_model(args.model, **params)
     with status(f"Fitting {args.model} on {dataset.n_interactions:,} interactions"):
         pipe = Pipeline.fit(model, dataset)
     with status("Writing the model directory"):

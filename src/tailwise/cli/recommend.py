@@ -23,7 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "popular training items (the fallback).",
     )
     p.add_argument("--model-dir", type=Path, required=True, help="a directory written by `tailwise fit`")
-    p.add_argument("--users", type=Path, required=True, help="file with one user id per line (an optional first line 'user_id' is skipped)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--users", type=Path, help="file with one user id per line (an optional first line 'user_id' is skipped)")
+    who.add_argument("--history", help="a new user's items, comma-separated ids: folded in without refitting (user_id 'history' in OUT)")
+    who.add_argument("--query", help="free text, e.g. 'space adventure for kids': its closest items by text are folded in (user_id 'query' in OUT)")
     p.add_argument("--k", type=int, default=10, help="list length (default: 10)")
     p.add_argument("--output", type=Path, required=True, help="CSV to write")
     p.add_argument("--candidates", type=Path, help="file with one item id per line: only these may be recommended")
@@ -37,10 +40,17 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--k must be at least 1, not {args.k}")
     with status("Loading the model"):
         pipe = Pipeline.load(args.model_dir)
-    users = read_id_lines(args.users, "user", "user_id")
     candidates = _candidates(args.candidates, pipe) if args.candidates else None
-    with status(f"Recommending for {len(users):,} users"):
-        lists = pipe.recommend(users, k=args.k, candidates=candidates)
+    if args.query is not None:
+        lists = pipe.recommend_query(args.query, k=args.k, candidates=candidates)
+    elif args.history is not None:
+        ids = [i.strip() for i in args.history.split(",") if i.strip()]
+        lists = pipe.recommend_history(ids, k=args.k, candidates=candidates)
+    else:
+        users = read_id_lines(args.users, "user", "user_id")
+        with status(f"Recommending for {len(users):,} users"):
+            lists = pipe.recommend(users, k=args.k, candidates=candidates)
+    users = lists.user_ids
     atomic_write_text(args.output, _to_csv(lists, pipe.items.ids))
     unknown = int((~lists.known).sum())
     note = f" ({unknown} unknown users got the popularity fallback)" if unknown else ""

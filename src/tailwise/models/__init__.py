@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from tailwise.models.adapter import Adapter
 from tailwise.models.base import Recommendations, Recommender, top_k
+from tailwise.models.content import Content
 from tailwise.models.ease import EASE
 from tailwise.models.factors import ALS, BPR
+from tailwise.models.hybrid import Hybrid
 from tailwise.models.itemknn import ItemKNN
 from tailwise.models.popular import Popular
 
 #: model name (as used by the CLI and model directories) -> class
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popular, ItemKNN, EASE, ALS, BPR)
+    cls.name: cls for cls in (Popular, ItemKNN, EASE, ALS, BPR, Content, Adapter, Hybrid)
 }
 
 
@@ -32,4 +35,4 @@ def make_model(name: str, **params: object) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["ALS", "BPR", "EASE", "MODELS", "ItemKNN", "Popular", "Recommendations", "Recommender", "make_model", "top_k"]
+__all__ = ["ALS", "BPR", "EASE", "MODELS", "Adapter", "Content", "Hybrid", "ItemKNN", "Popular", "Recommendations", "Recommender", "make_model", "top_k"]

@@ -158,12 +158,16 @@ class Recommender:
                 scores[r, c] = -np.inf
             if allowed is not None:
                 scores[:, ~allowed] = -np.inf
-            idx, val = top_k(scores, k)
+            idx, val = self._select(scores, rows, k)
             out_items.append(idx)
             out_scores.append(val)
         if not out_items:
             return Recommendations(np.empty((0, k), np.int64), np.empty((0, k), np.float32))
         return Recommendations(np.vstack(out_items), np.vstack(out_scores))
+
+    def _select(self, scores: np.ndarray, rows: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pick each row's list from masked scores; models that shape lists override this."""
+        return top_k(scores, k)
 
     # ------------------------------------------------------------------ state for artifacts
     def get_state(self) -> dict[str, np.ndarray]:

@@ -28,7 +28,9 @@ def random_dataset(n_users: int = 40, n_items: int = 30, density: float = 0.2, s
     mask[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
     mask[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
     u, i = np.nonzero(mask)
-    return Dataset.from_ids([f"u{x}" for x in u], [f"i{x}" for x in i], name="random")
+    genres = ["space opera", "romantic comedy", "crime drama", "nature documentary", "horror"]
+    text = {f"i{x}": f"Item {x}. {genres[x % len(genres)]}" for x in range(n_items)}
+    return Dataset.from_ids([f"u{x}" for x in u], [f"i{x}" for x in i], item_text=text, name="random")
 
 
 def checkerboard(n: int = 20) -> Dataset:

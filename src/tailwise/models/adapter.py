@@ -1,0 +1,158 @@
+"""Adapter: maps what the language model reads in item text into the behaviour space of CF.
+
+The behaviour space is spanned by the top eigenvectors of the popularity-normalised item
+co-occurrence matrix (``V``, PureSVD-style item factors learned from interactions). A kernel
+ridge regression over the item-text views (:mod:`tailwise.models.itemfeatures`) predicts each
+item's ``V`` row from its text alone, so *every* item, including items without any interaction,
+gets a behaviour-space vector ``v_hat_i``. The text encoder stays frozen.
+
+A user is ``x_u V`` (its history in the behaviour space; unknown users fold in the same way),
+and ``score(u, i) = x_u V v_hat_i``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from tailwise.data.dataset import Dataset
+from tailwise.models.base import Recommender
+from tailwise.models.itemfeatures import ItemFeatures
+from tailwise.models.textside import TextSide
+
+
+def behaviour_factors(train: sp.csr_matrix, factors: int, norm: float, seed: int) -> np.ndarray:
+    """Item factors ``V`` [n_items, factors]: top eigenvectors of ``D^-norm X^T X D^-norm``.
+
+    Randomised subspace iteration (Halko et al. 2011) on the item Gram matrix, then an exact
+    eigen-decomposition in the subspace. Items without interactions get zero rows.
+    """
+    counts = np.asarray(train.sum(axis=0)).ravel()
+    scale = np.where(counts > 0, np.maximum(counts, 1.0) ** -norm, 0.0).astype(np.float32)
+    x = sp.csr_matrix(train @ sp.diags(scale), dtype=np.float32)
+    gram = (x.T @ x).toarray()
+    k = min(factors, max(gram.shape[0] - 1, 1))
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((gram.shape[0], k + 10)).astype(np.float32)
+    for _ in range(3):
+        y = gram @ q
+        # tall-skinny QR on one thread: OpenBLAS's threaded QR stalls when the cores are busy
+        with threadpool_limits(1, "blas"):
+            q, _ = np.linalg.qr(y)
+    small = q.T @ gram @ q
+    with threadpool_limits(1, "blas"):
+        vals, vecs = np.linalg.eigh(small)
+    order = np.argsort(vals)[::-1][:k]
+    return (q @ vecs[:, order]).astype(np.float32)
+
+
+class Adapter(Recommender):
+    """Language-model item vectors mapped into the CF behaviour space by kernel ridge.
+
+    Parameters
+    ----------
+    encoder : str
+        Text encoder spec (default ``"use"``, the NumPy Universal Sentence Encoder).
+    factors : int
+        Dimension of the behaviour space (default 256).
+    norm : float
+        Popularity normalisation of the co-occurrences, ``D^-norm`` (default 0.5).
+    l2 : float
+        Kernel ridge penalty (default 1.0).
+    tfidf, year : bool
+        Use the TF-IDF and year views of the item text besides the embedding (default True;
+        the year view switches itself off when under half of the texts carry a year).
+    max_tokens : int
+        Token budget per item text (default 128).
+    cache_dir : str, optional
+        Embedding cache folder.
+    random_state : int
+        Seed of the randomised eigen-decomposition.
+    """
+
+    name = "adapter"
+    _state_keys = (
+        "item_factors_", "item_vectors_", "dual_", "anchor_emb_", "anchor_year_", "text_state_",
+        "anchor_tfidf_data_", "anchor_tfidf_indices_", "anchor_tfidf_indptr_", "anchor_tfidf_cols_",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        encoder: str = "use",
+        factors: int = 256,
+        norm: float = 0.5,
+        l2: float = 1.0,
+        tfidf: bool = True,
+        year: bool = True,
+        max_tokens: int = 128,
+        cache_dir: str | None = None,
+        random_state: int = 42,
+    ) -> None:
+        self.encoder = encoder
+        self.factors = factors
+        self.norm = norm
+        self.l2 = l2
+        self.tfidf = tfidf
+        self.year = year
+        self.max_tokens = max_tokens
+        self.cache_dir = cache_dir
+        self.random_state = random_state
+
+    def text_side(self) -> TextSide:
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir)
+
+    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        feats, state = self.text_side().features(dataset.texts(), self.tfidf, self.year)
+        v = behaviour_factors(train, self.factors, self.norm, self.random_state)
+        warm = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
+        anchors = feats.subset(warm)
+        k_all = feats.kernel(anchors)  # [n_items, n_warm]
+        k_ww = k_all[warm]
+        k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
+        dual = sla.solve(k_ww, v[warm], assume_a="pos", overwrite_a=True, check_finite=False)
+        self.item_factors_ = v
+        self.item_vectors_ = (k_all @ dual).astype(np.float32)
+        self.dual_ = dual.astype(np.float32)
+        self._keep_anchors(anchors, state)
+
+    def _keep_anchors(self, anchors: ItemFeatures, state: dict[str, np.ndarray]) -> None:
+        """What `vectors_for_texts` needs to place new items: the warm items' views."""
+        self.anchor_emb_ = anchors.embeddings
+        t = anchors.tfidf if anchors.tfidf is not None else sp.csr_matrix((len(anchors.embeddings), 0))
+        self.anchor_tfidf_data_, self.anchor_tfidf_indices_ = t.data, t.indices
+        self.anchor_tfidf_indptr_, self.anchor_tfidf_cols_ = t.indptr, np.asarray(t.shape[1])
+        self.anchor_year_ = np.asarray([] if anchors.year is None else anchors.year, dtype=np.float64)
+        self.text_state_ = np.asarray(sorted(state), dtype=str)
+        for key, value in state.items():
+            setattr(self, f"text_{key}_", value)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        out = super().get_state()
+        for key in self.text_state_.tolist():
+            out[f"text_{key}_"] = getattr(self, f"text_{key}_")
+        return out
+
+    def _anchors(self) -> ItemFeatures:
+        cols = int(self.anchor_tfidf_cols_)
+        tf = None
+        if cols:
+            arrays = (self.anchor_tfidf_data_, self.anchor_tfidf_indices_, self.anchor_tfidf_indptr_)
+            tf = sp.csr_matrix(arrays, shape=(len(self.anchor_emb_), cols))
+        year = self.anchor_year_ if len(self.anchor_year_) else None
+        return ItemFeatures(self.anchor_emb_, tf, year)
+
+    def vectors_for_texts(self, texts: list[str]) -> np.ndarray:
+        """Behaviour-space vectors of new items from their text alone (no refit)."""
+        self._check_fitted()
+        state = {k: getattr(self, f"text_{k}_") for k in self.text_state_.tolist()}
+        feats = self.text_side().features_like(texts, state)
+        return (feats.kernel(self._anchors()) @ self.dual_).astype(np.float32)
+
+    def user_vectors(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Users in the behaviour space: their history rows times the item factors."""
+        return np.asarray(rows @ self.item_factors_, dtype=np.float32)
+
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        return self.user_vectors(rows) @ self.item_vectors_.T

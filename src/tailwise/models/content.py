@@ -1,0 +1,60 @@
+"""Content: recommends items whose text is like the text of what the user liked."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise.data.dataset import Dataset
+from tailwise.models.base import Recommender
+from tailwise.models.textside import TextSide
+
+PROFILES = ("mean", "max")
+
+
+class Content(Recommender):
+    """Scores ``s_ui = cos(profile_u, e_i)`` over language-model item embeddings ``e_i``.
+
+    Profiles: ``"mean"`` is the weighted mean of the history embeddings (the weights are the
+    values of the user's history row, so a rating- or recency-weighted history matrix gives a
+    rating- or recency-weighted profile); ``"max"`` is best-match, ``s_ui = max_j cos(e_j, e_i)``
+    over the history items j. Needs no interactions for an item to be recommendable.
+
+    Parameters
+    ----------
+    encoder : str
+        Text encoder spec (default ``"use"``).
+    profile : {"mean", "max"}
+        How a user's history becomes scores.
+    max_tokens : int
+        Token budget per item text.
+    cache_dir : str, optional
+        Embedding cache folder.
+    """
+
+    name = "content"
+    _state_keys = ("embeddings_",)
+
+    def __init__(self, encoder: str = "use", profile: str = "mean", max_tokens: int = 128, cache_dir: str | None = None) -> None:
+        self.encoder = encoder
+        self.profile = profile
+        self.max_tokens = max_tokens
+        self.cache_dir = cache_dir
+
+    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, not {self.profile!r}")
+        self.embeddings_ = TextSide(self.encoder, self.max_tokens, self.cache_dir).embed(dataset.texts())
+
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        emb = self.embeddings_
+        if self.profile == "mean":
+            prof = np.asarray(rows @ emb, dtype=np.float32)
+            prof /= np.maximum(np.linalg.norm(prof, axis=1, keepdims=True), 1e-12)
+            return prof @ emb.T
+        out = np.full((rows.shape[0], len(emb)), -1.0, dtype=np.float32)
+        for r in range(rows.shape[0]):
+            hist = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
+            if len(hist):
+                out[r] = (emb[hist] @ emb.T).max(axis=0)
+        return out

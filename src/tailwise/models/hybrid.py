@@ -1,0 +1,175 @@
+"""Hybrid: CF where an item has evidence, the language side where it has little.
+
+Scores of the two sides are standardised per user (z-scores over the catalogue), then fused:
+
+- ``"gate"`` (default): ``g_ui = w_i z_cf + (1 - w_i) z_lm`` with ``w_i = (1 - alpha) p_i`` and
+  ``p_i = n_i / (n_i + evidence)``, ``n_i`` the item's training interactions. A hit leans on CF
+  (``w -> 1 - alpha``); an item with no interactions is scored by the language side alone.
+- ``"blend"``: ``(1 - alpha) z_cf + alpha z_lm`` for every item.
+- ``"rrf"``: reciprocal-rank fusion ``1 / (60 + rank_cf) + 1 / (60 + rank_lm)``.
+
+Then each user's list gives the long tail a share that follows the user's own taste
+(calibration, after Steck 2018): ``m_u = round(tail_share * k * t_u)`` of the k slots, with
+``t_u`` the tail share of the user's history (clipped to at least one slot and half the list),
+go to the user's best-scored tail items, placed after the ``k - m_u`` best items overall.
+``tail_share = 0`` turns this off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise.data.dataset import Dataset
+from tailwise.data.popularity import tail_mask
+from tailwise.models.adapter import Adapter
+from tailwise.models.base import Recommender, top_k
+from tailwise.models.ease import EASE
+
+FUSIONS = ("gate", "blend", "rrf")
+
+
+def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
+    """Per-row standardisation over the items not in `rows` (the user's history).
+
+    The history items are left out of the mean and deviation (they are never recommended and
+    would skew both), but standardised like every other item. ``-inf`` stays ``-inf``.
+    """
+    masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
+    if rows is not None:
+        r, c = rows.nonzero()
+        masked[r, c] = np.nan
+    mean = np.nanmean(masked, axis=1, keepdims=True)
+    std = np.nanstd(masked, axis=1, keepdims=True)
+    out = (scores - np.nan_to_num(mean)) / np.where(std > 0, std, 1.0)
+    return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each item in its row (1 = best)."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    out = np.empty_like(order)
+    np.put_along_axis(out, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    return out
+
+
+class Hybrid(Recommender):
+    """EASE fused with the text adapter, gated by evidence, with calibrated tail slots.
+
+    Parameters
+    ----------
+    l2 : float
+        EASE penalty (default 500).
+    fusion : {"gate", "blend", "rrf"}
+        How the sides are combined (see the module docstring).
+    alpha : float
+        Weight of the language side for well-known items (default 0.4).
+    evidence : float
+        Interactions at which CF gets half its full weight (default 10).
+    tail_share : float
+        Calibrated tail slots, 0 = off (default 0.5).
+    head_share : float
+        Share of items counted as head when deciding what is tail (default 0.2).
+    encoder, factors, adapter_l2, max_tokens, cache_dir
+        Passed to :class:`~tailwise.models.adapter.Adapter`.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        l2: float = 500.0,
+        fusion: str = "gate",
+        alpha: float = 0.4,
+        evidence: float = 10.0,
+        tail_share: float = 0.5,
+        head_share: float = 0.2,
+        encoder: str = "use",
+        factors: int = 256,
+        adapter_l2: float = 1.0,
+        max_tokens: int = 128,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.l2 = l2
+        self.fusion = fusion
+        self.alpha = alpha
+        self.evidence = evidence
+        self.tail_share = tail_share
+        self.head_share = head_share
+        self.encoder = encoder
+        self.factors = factors
+        self.adapter_l2 = adapter_l2
+        self.max_tokens = max_tokens
+        self.cache_dir = cache_dir
+
+    def _parts(self) -> tuple[EASE, Adapter]:
+        ease = EASE(l2=self.l2)
+        adapter = Adapter(encoder=self.encoder, factors=self.factors, l2=self.adapter_l2, max_tokens=self.max_tokens, cache_dir=self.cache_dir)
+        return ease, adapter
+
+    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
+        self.ease_, self.adapter_ = (m.fit(dataset) for m in self._parts())
+        self.item_counts_ = np.asarray(dataset.item_counts, dtype=np.float32)
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        cf = self.ease_._score(users, rows)
+        lm = self.adapter_._score(users, rows)
+        if self.fusion == "rrf":
+            return (1.0 / (60.0 + ranks(cf)) + 1.0 / (60.0 + ranks(lm))).astype(np.float32)
+        zc, zl = zscore(cf, rows), zscore(lm, rows)
+        if self.fusion == "blend":
+            return (1 - self.alpha) * zc + self.alpha * zl
+        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence))
+        w = (1 - self.alpha) * p
+        return w * zc + (1 - w) * zl
+
+    def tail_slots(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
+        """How many of each user's k slots go to the tail: ``round(tail_share * k * t_u)``."""
+        tail = tail_mask(self.item_counts_, self.head_share)
+        hist = np.asarray(rows.sum(axis=1)).ravel()
+        t_u = np.asarray(rows[:, tail].sum(axis=1)).ravel() / np.maximum(hist, 1)
+        return np.clip(np.rint(self.tail_share * k * t_u), 1, k // 2).astype(int)
+
+    def _select(self, scores: np.ndarray, rows: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k, then make sure each list holds at least ``m_u`` tail items.
+
+        Missing tail items replace the lowest-scored head items; the list stays sorted by score.
+        """
+        idx, val = top_k(scores, k)
+        if self.tail_share <= 0:
+            return idx, val
+        tail = tail_mask(self.item_counts_, self.head_share)
+        m_u = self.tail_slots(rows, k)
+        in_list = np.where(idx >= 0, tail[np.maximum(idx, 0)], False)
+        need = np.maximum(m_u - in_list.sum(axis=1), 0)
+        if not need.any():
+            return idx, val
+        t_idx, t_val = top_k(np.where(tail[None, :], scores, -np.inf), k)
+        for r in np.flatnonzero(need):
+            listed = set(idx[r].tolist())
+            extra = [(i, v) for i, v in zip(t_idx[r], t_val[r]) if i >= 0 and i not in listed][: need[r]]
+            head_pos = [j for j in range(k) if idx[r, j] >= 0 and not in_list[r, j]]
+            keep = [j for j in range(k) if idx[r, j] >= 0 and j not in head_pos[len(head_pos) - len(extra):]]
+            merged = [(idx[r, j], val[r, j]) for j in keep] + extra
+            merged.sort(key=lambda p: (-p[1], p[0]))
+            idx[r], val[r] = -1, -np.inf
+            for j, (i, v) in enumerate(merged):
+                idx[r, j], val[r, j] = i, v
+        return idx, val
+
+    # ------------------------------------------------------------------ persistence
+    def get_state(self) -> dict[str, np.ndarray]:
+        out = super().get_state()
+        out["item_counts_"] = self.item_counts_
+        for prefix, part in (("ease.", self.ease_), ("adapter.", self.adapter_)):
+            out.update({prefix + key: v for key, v in part.get_state().items()})
+        return out
+
+    def set_state(self, state: dict[str, np.ndarray]) -> Hybrid:
+        ease, adapter = self._parts()
+        self.ease_ = ease.set_state({k[5:]: v for k, v in state.items() if k.startswith("ease.")})
+        self.adapter_ = adapter.set_state({k[8:]: v for k, v in state.items() if k.startswith("adapter.")})
+        return super().set_state({k: v for k, v in state.items() if "." not in k})

@@ -14,7 +14,7 @@ $(DEMO_VENV)/.installed: pyproject.toml
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet -e ".[test]"
+	$(TEST_VENV)/bin/pip install --quiet -e ".[test,torch]"
 	touch $@
 
 demo: $(DEMO_VENV)/.installed

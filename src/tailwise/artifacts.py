@@ -17,28 +17,36 @@ import os
 import platform
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 FORMAT_VERSION = 1
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never a half-written file."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], prefix: str | None = None) -> None:
+    """Write a file through `write(fh)` so that readers see the old content or the new, never a
+    half-written file: a temporary file beside it, flushed to disk, then renamed over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """:func:`atomic_write` of UTF-8 text."""
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def versions() -> dict[str, str]:
@@ -66,7 +74,7 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
             (tmp / name).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
         full = {
             "format": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": versions(),
             **manifest,
         }

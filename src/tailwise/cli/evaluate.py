@@ -9,7 +9,14 @@ import numpy as np
 from rich.progress import Progress
 
 from tailwise.cli.common import (
-    add_data_options, add_text_options, console, load_data, params_for, parse_params, status, text_params,
+    add_data_options,
+    add_text_options,
+    console,
+    load_data,
+    params_for,
+    parse_params,
+    status,
+    text_params,
 )  # fmt: skip
 
 DEFAULT_MODELS = "popular,itemknn,ease,als,bpr,content,adapter,hybrid"

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from tailwise.cli.common import (
-    add_data_options, add_text_options, console, load_data, params_for, parse_params, status, text_params,
+    add_data_options,
+    add_text_options,
+    console,
+    load_data,
+    params_for,
+    parse_params,
+    status,
+    text_params,
 )  # fmt: skip
 
 DEFAULT_MODEL = "hybrid"

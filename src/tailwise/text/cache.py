@@ -26,14 +26,13 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tailwise.artifacts import atomic_write_text
+from tailwise.artifacts import atomic_write, atomic_write_text
 from tailwise.text.base import EncoderError, TextEncoder, check_texts
 
 logger = logging.getLogger(__name__)
@@ -129,16 +128,7 @@ class _Store:
             self.rows[key] = row
 
     def _write(self, path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".shard-", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, keys=keys, vectors=vectors)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda fh: np.savez(fh, keys=keys, vectors=vectors), prefix=".shard-")
 
     def compact(self) -> None:
         """Rewrite all shards as one: the merged shard lands before the old ones go."""

@@ -46,27 +46,39 @@ class Tfidf:
     def fit(cls, texts: list[str], min_df: int = 2, max_features: int = 100_000) -> Tfidf:
         """Keep terms in at least `min_df` texts (the most frequent `max_features`);
         ``idf = ln((1 + n) / (1 + df)) + 1``."""
-        df = Counter(t for text in texts for t in set(tokens(text)))
+        return cls._fit_tokens([tokens(t) for t in texts], min_df, max_features)
+
+    @classmethod
+    def fit_transform(cls, texts: list[str], min_df: int = 2, max_features: int = 100_000) -> tuple[Tfidf, sp.csr_matrix]:
+        """:meth:`fit` and :meth:`transform` with one tokenisation of the texts."""
+        toks = [tokens(t) for t in texts]
+        fitted = cls._fit_tokens(toks, min_df, max_features)
+        return fitted, fitted._transform_tokens(toks)
+
+    @classmethod
+    def _fit_tokens(cls, toks: list[list[str]], min_df: int, max_features: int) -> Tfidf:
+        df = Counter(t for doc in toks for t in set(doc))
         kept = sorted((t for t, c in df.items() if c >= min_df), key=lambda t: (-df[t], t))
         kept = sorted(kept[:max_features])
         counts = np.asarray([df[t] for t in kept], dtype=np.float64)
-        idf = np.log((1 + len(texts)) / (1 + counts)) + 1.0
+        idf = np.log((1 + len(toks)) / (1 + counts)) + 1.0
         return cls(np.asarray(kept, dtype=str), idf.astype(np.float32))
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """Rows of sublinear tf (``1 + ln tf``) times idf, L2-normalised."""
+        return self._transform_tokens([tokens(t) for t in texts])
+
+    def _transform_tokens(self, toks: list[list[str]]) -> sp.csr_matrix:
         index = {t: j for j, t in enumerate(self.vocab.tolist())}
-        indptr, indices, data = [0], [], []
-        for text in texts:
-            tf = Counter(j for t in tokens(text) if (j := index.get(t)) is not None)
-            indices.extend(tf)
-            data.extend(1.0 + np.log(c) for c in tf.values())
-            indptr.append(len(indices))
+        get = index.get
+        ids = np.fromiter((get(t, -1) for doc in toks for t in doc), dtype=np.int64)
+        rows = np.repeat(np.arange(len(toks)), [len(doc) for doc in toks])
+        keep = ids >= 0
         m = sp.csr_matrix(
-            (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr)),
-            shape=(len(texts), len(self.vocab)),
-        )
-        m = m @ sp.diags(self.idf)
+            (np.ones(int(keep.sum()), np.float32), (rows[keep], ids[keep])),
+            shape=(len(toks), len(self.vocab)),
+        )  # duplicates are summed: raw term counts
+        m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
         norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
         return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m, dtype=np.float32)
 

@@ -50,8 +50,7 @@ class TextSide:
         state: dict[str, np.ndarray] = {}
         tf = None
         if tfidf:
-            fitted = Tfidf.fit(texts)
-            tf = fitted.transform(texts)
+            fitted, tf = Tfidf.fit_transform(texts)
             state.update(tfidf_vocab=fitted.vocab, tfidf_idf=fitted.idf)
         yz = None
         scale = year_scale(years(texts)) if year else None

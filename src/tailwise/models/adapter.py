@@ -66,6 +66,10 @@ class Adapter(Recommender):
         the year view switches itself off when under half of the texts carry a year).
     max_tokens : int
         Token budget per item text (default 128).
+    max_anchors : int
+        At most this many items with interactions (the most interacted-with) anchor the kernel
+        ridge, so memory is ``n_items * max_anchors`` floats and time ``O(max_anchors^3)``
+        whatever the catalogue size (default 5000).
     cache_dir : str, optional
         Embedding cache folder.
     random_state : int
@@ -87,6 +91,7 @@ class Adapter(Recommender):
         tfidf: bool = True,
         year: bool = True,
         max_tokens: int = 128,
+        max_anchors: int = 5000,
         cache_dir: str | None = None,
         random_state: int = 42,
     ) -> None:
@@ -97,6 +102,7 @@ class Adapter(Recommender):
         self.tfidf = tfidf
         self.year = year
         self.max_tokens = max_tokens
+        self.max_anchors = max_anchors
         self.cache_dir = cache_dir
         self.random_state = random_state
 
@@ -106,7 +112,10 @@ class Adapter(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         feats, state = self.text_side().features(dataset.texts(), self.tfidf, self.year)
         v = behaviour_factors(train, self.factors, self.norm, self.random_state)
-        warm = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
+        counts = np.diff(train.tocsc().indptr)
+        warm = np.flatnonzero(counts > 0)
+        if len(warm) > self.max_anchors:
+            warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.max_anchors]])
         anchors = feats.subset(warm)
         k_all = feats.kernel(anchors)  # [n_items, n_warm]
         k_ww = k_all[warm]

@@ -104,7 +104,10 @@ class Hybrid(Recommender):
 
     def _parts(self) -> tuple[EASE, Adapter]:
         ease = EASE(l2=self.l2)
-        adapter = Adapter(encoder=self.encoder, factors=self.factors, l2=self.adapter_l2, max_tokens=self.max_tokens, cache_dir=self.cache_dir)
+        adapter = Adapter(
+            encoder=self.encoder, factors=self.factors, l2=self.adapter_l2,
+            max_tokens=self.max_tokens, cache_dir=self.cache_dir,
+        )  # fmt: skip
         return ease, adapter
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:

@@ -47,13 +47,17 @@ def resolve_model(name_or_path: str) -> str:
 
 def model_key(name_or_path: str) -> str:
     """The model part of the encoder id: the hub name without ``sentence-transformers/``, or
-    for a local folder its name plus a short hash of its resolved location."""
+    for a local folder its name plus a short hash of its location and of its files (name, size,
+    modification time), so a model re-trained into the same folder gets new cache entries."""
     if name_or_path.lower() in MINILM_NAMES:
         return MINILM
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        digest = hashlib.blake2b(str(path.resolve()).encode("utf-8"), digest_size=4).hexdigest()
-        return f"{path.resolve().name}-{digest}"
+        h = hashlib.blake2b(str(path.resolve()).encode("utf-8"), digest_size=4)
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            st = f.stat()
+            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return f"{path.resolve().name}-{h.hexdigest()}"
     return name_or_path.removeprefix("sentence-transformers/")
 
 

@@ -10,10 +10,11 @@ from tailwise.models.factors import ALS, BPR
 from tailwise.models.hybrid import Hybrid
 from tailwise.models.itemknn import ItemKNN
 from tailwise.models.popular import Popular
+from tailwise.models.twotower import TwoTower
 
 #: model name (as used by the CLI and model directories) -> class
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popular, ItemKNN, EASE, ALS, BPR, Content, Adapter, Hybrid)
+    cls.name: cls for cls in (Popular, ItemKNN, EASE, ALS, BPR, Content, Adapter, Hybrid, TwoTower)
 }
 
 
@@ -35,4 +36,4 @@ def make_model(name: str, **params: object) -> Recommender:
     return cls(**params)
 
 
-__all__ = ["ALS", "BPR", "EASE", "MODELS", "Adapter", "Content", "Hybrid", "ItemKNN", "Popular", "Recommendations", "Recommender", "make_model", "top_k"]
+__all__ = ["ALS", "BPR", "EASE", "MODELS", "Adapter", "Content", "Hybrid", "ItemKNN", "Popular", "Recommendations", "Recommender", "TwoTower", "make_model", "top_k"]

@@ -1,0 +1,307 @@
+"""TwoTower: the neural form of the long-tail core, trained with torch and served with NumPy.
+
+An item is its frozen language-model text embedding through an MLP, plus an id embedding that
+fades in as the item gathers interactions; an item without any interaction is its text alone.
+A user is built from the rows of its history only (no per-user parameters), so unknown users
+fold in without refitting. After training every vector the scorer needs is materialised as a
+NumPy array: scoring, saving and loading need no torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise._compat import require
+from tailwise.data.dataset import Dataset
+from tailwise.models.base import Recommender
+from tailwise.models.textside import TextSide
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("softmax", "bce")
+
+
+class TwoTower(Recommender):
+    r"""Text item tower with evidence-gated id embeddings and a history-mean user tower.
+
+    With frozen, L2-normalised text embeddings :math:`e_i` (from :class:`TextSide`) and
+    :math:`n_i` training interactions of item :math:`i`:
+
+    .. math::
+
+        g_i &= n_i / (n_i + \text{evidence}) \\
+        v_i &= \mathrm{MLP}_I(e_i) + g_i\, q_i \\
+        u   &= \mathrm{MLP}_U(\bar e_u) + \bar c_u, \quad
+               \bar e_u = \frac{\sum_{j} x_{uj} e_j}{\sum_j x_{uj}}, \quad
+               \bar c_u = \frac{\sum_{j} x_{uj}\, g_j c_j}{\sum_j x_{uj}} \\
+        s_{ui} &= u \cdot v_i
+
+    where :math:`q_i` (item side) and :math:`c_j` (history side) are learned id embeddings and
+    both MLPs are ``Linear(d_text, hidden) -> ReLU -> Linear(hidden, dim)``. The user tower is
+    the mean of the history's text embeddings through its own MLP plus the mean of the history's
+    gated context embeddings: both means are sparse products with the history row, so a user
+    never seen in training is scored from its row exactly like a known one, and items without
+    interactions (``g_i = 0``) are placed by their text alone on both sides.
+
+    Training walks over the (user, item) interactions in shuffled batches; the user side of each
+    pair is its history *without* that item (leave-one-out), so the towers learn to predict a
+    held-out item from the rest of the history.
+
+    - ``loss="softmax"``: in-batch sampled softmax, the batch's other positives are the
+      negatives, ``-log softmax_b(u_b . v_{i_b'} - [logq] log p_{i_b'})`` with the popularity
+      ``p_i = n_i / sum(n)`` as the sampling correction (Yi et al. 2019); the same item
+      appearing as another row's positive is masked out.
+    - ``loss="bce"``: binary cross-entropy against `negatives` items per pair drawn uniformly
+      from the items with training interactions (items without any are never used as
+      negatives, so text like theirs is not taught to be bad).
+
+    Parameters
+    ----------
+    encoder : str
+        Text encoder spec (default ``"use"``).
+    dim : int
+        Dimension of user and item vectors (default 64).
+    hidden : int
+        Hidden width of both MLPs (default 256).
+    evidence : float
+        Interactions at which the id embedding gets half weight, ``g_i = n_i / (n_i + evidence)``
+        (default 10).
+    loss : {"softmax", "bce"}
+        Training objective (default ``"softmax"``).
+    logq : bool
+        Popularity (logQ) correction of the in-batch softmax (default True; softmax only).
+    negatives : int
+        Sampled negatives per pair for ``loss="bce"`` (default 4).
+    epochs : int
+        Passes over the training interactions (default 10).
+    batch_size : int
+        (user, item) pairs per step (default 1024).
+    lr : float
+        Adam learning rate (default 1e-3).
+    max_tokens : int
+        Token budget per item text (default 128).
+    cache_dir : str, optional
+        Embedding cache folder.
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ... (default ``"auto"``).
+    threads : int
+        CPU threads torch may use while training (default 1, robust on a busy machine; raise it
+        on an idle one). The previous setting is restored afterwards.
+    progress : bool
+        Show rich progress bars for encoding and training (default True).
+    random_state : int
+        Seed of the initialisation, the shuffling and the negatives. Refits are deterministic
+        on CPU; CUDA kernels may differ in the last bits.
+    """
+
+    name = "twotower"
+    _state_keys = (
+        "embeddings_", "item_vectors_", "context_vectors_",
+        "user_w1_", "user_b1_", "user_w2_", "user_b2_",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        encoder: str = "use",
+        dim: int = 64,
+        hidden: int = 256,
+        evidence: float = 10.0,
+        loss: str = "softmax",
+        logq: bool = True,
+        negatives: int = 4,
+        epochs: int = 10,
+        batch_size: int = 1024,
+        lr: float = 1e-3,
+        max_tokens: int = 128,
+        cache_dir: str | None = None,
+        device: str = "auto",
+        threads: int = 1,
+        progress: bool = True,
+        random_state: int = 42,
+    ) -> None:
+        self.encoder = encoder
+        self.dim = dim
+        self.hidden = hidden
+        self.evidence = evidence
+        self.loss = loss
+        self.logq = logq
+        self.negatives = negatives
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.max_tokens = max_tokens
+        self.cache_dir = cache_dir
+        self.device = device
+        self.threads = threads
+        self.progress = progress
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        for label in ("dim", "hidden", "epochs", "batch_size", "negatives", "threads"):
+            if int(getattr(self, label)) < 1:
+                raise ValueError(f"{label} must be at least 1, not {getattr(self, label)}")
+        if self.evidence < 0:
+            raise ValueError(f"evidence must be non-negative, not {self.evidence}")
+
+    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        self._check_params()
+        torch = require("torch", "The twotower model")
+        emb = TextSide(self.encoder, self.max_tokens, self.cache_dir, self.progress).embed(dataset.texts())
+        train = sp.csr_matrix(train, dtype=np.float32)
+        train.sort_indices()
+        counts = np.diff(train.tocsc().indptr).astype(np.float64)
+        gate = np.divide(counts, counts + self.evidence, out=np.zeros_like(counts), where=counts > 0)
+        with _torch_settings(torch, self.threads, self.random_state):
+            arrays = _train(self, torch, train, emb, counts, gate.astype(np.float32))
+        self.embeddings_ = emb
+        for key, value in arrays.items():
+            setattr(self, key, value)
+
+    # ------------------------------------------------------------------ scoring (NumPy only)
+    def user_vectors(self, rows: sp.csr_matrix) -> np.ndarray:
+        """User-tower outputs [n_rows, dim] from history rows (weighted by the row values)."""
+        self._check_fitted()
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        total = np.asarray(rows.sum(axis=1), dtype=np.float32)
+        norm = sp.diags(1.0 / np.maximum(total.ravel(), np.float32(1e-12))).astype(np.float32)
+        mean = sp.csr_matrix(norm @ rows)
+        e_bar = np.asarray(mean @ self.embeddings_, dtype=np.float32)
+        c_bar = np.asarray(mean @ self.context_vectors_, dtype=np.float32)
+        h = np.maximum(e_bar @ self.user_w1_ + self.user_b1_, 0.0)
+        return (h @ self.user_w2_ + self.user_b2_ + c_bar).astype(np.float32)
+
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        return self.user_vectors(rows) @ self.item_vectors_.T
+
+
+@contextmanager
+def _torch_settings(torch: Any, threads: int, seed: int):
+    """Seeded, deterministic, thread-limited torch for the block; global settings restored."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        torch.set_num_threads(int(threads))
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+
+
+def _device(torch: Any, spec: str) -> Any:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def _mlp(torch: Any, d_in: int, hidden: int, d_out: int) -> Any:
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+
+
+def _histories(train: sp.csr_matrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated history item indices of `users` and the offset of each user's run."""
+    ptr = train.indptr
+    lens = ptr[users + 1] - ptr[users]
+    offsets = np.r_[0, np.cumsum(lens)[:-1]]
+    pos = np.arange(lens.sum()) - np.repeat(offsets, lens) + np.repeat(ptr[users], lens)
+    return train.indices[pos].astype(np.int64), offsets.astype(np.int64)
+
+
+def _train(
+    m: TwoTower, torch: Any, train: sp.csr_matrix, emb: np.ndarray, counts: np.ndarray, gate: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Fit both towers on the interactions of `train`; returns the NumPy arrays of the scorer."""
+    from tailwise.text.base import progress_bar
+
+    F = torch.nn.functional
+    dev = _device(torch, m.device)
+    n_items, d_text = emb.shape
+    rng = np.random.default_rng(m.random_state)
+    item_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
+    user_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
+    item_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))  # drawn on the CPU
+    ctx_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))
+    params = [*item_mlp.parameters(), *user_mlp.parameters(), item_id, ctx_id]
+    opt = torch.optim.Adam(params, lr=m.lr)
+
+    e = torch.from_numpy(emb).to(dev)
+    g = torch.from_numpy(gate).to(dev)
+    user_sum_e = torch.from_numpy(np.asarray(train @ emb, dtype=np.float32)).to(dev)
+    hist_len = np.diff(train.indptr)
+    log_pop = torch.from_numpy(np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype(np.float32)).to(dev)
+    warm = np.flatnonzero(counts > 0)
+    pair_users = np.repeat(np.arange(train.shape[0]), hist_len)
+    pair_items = train.indices.astype(np.int64)
+    n_pairs = len(pair_items)
+    steps = -(-n_pairs // m.batch_size)
+
+    def user_side(ub: np.ndarray, ib: np.ndarray) -> Any:
+        flat, offsets = _histories(train, ub)
+        it = torch.from_numpy(ib).to(dev)
+        gated_ctx = g[:, None] * ctx_id
+        c_sum = F.embedding_bag(torch.from_numpy(flat).to(dev), gated_ctx, torch.from_numpy(offsets).to(dev), mode="sum")
+        cnt = torch.from_numpy(np.maximum(hist_len[ub] - 1, 1).astype(np.float32)).to(dev)[:, None]
+        e_bar = (user_sum_e[torch.from_numpy(ub).to(dev)] - e[it]) / cnt  # leave the target out
+        c_bar = (c_sum - gated_ctx[it]) / cnt
+        return user_mlp(e_bar) + c_bar
+
+    def item_side(ib: Any) -> Any:
+        uniq, inv = torch.unique(ib, return_inverse=True)  # popular items repeat within a batch
+        return item_mlp(e[uniq])[inv] + g[ib, None] * item_id[ib]
+
+    with progress_bar(m.epochs * steps, f"{m.name} ({m.loss})", m.progress) as advance:
+        for epoch in range(m.epochs):
+            order = rng.permutation(n_pairs)
+            total = 0.0
+            for s in range(steps):
+                sel = order[s * m.batch_size : (s + 1) * m.batch_size]
+                ub, ib = pair_users[sel], pair_items[sel]
+                u = user_side(ub, ib)
+                it = torch.from_numpy(ib).to(dev)
+                if m.loss == "softmax":
+                    logits = u @ item_side(it).T
+                    if m.logq:
+                        logits = logits - log_pop[it][None, :]
+                    clash = it[:, None] == it[None, :]  # the same item as another row's positive
+                    clash.fill_diagonal_(False)
+                    logits = logits.masked_fill(clash, float("-inf"))
+                    loss = F.cross_entropy(logits, torch.arange(len(ib), device=dev))
+                else:
+                    neg = torch.from_numpy(warm[rng.integers(0, len(warm), (len(ib), m.negatives))]).to(dev)
+                    pos_logit = (u * item_side(it)).sum(dim=1, keepdim=True)
+                    neg_logit = torch.einsum("bd,bkd->bk", u, item_side(neg.reshape(-1)).reshape(len(ib), m.negatives, -1))
+                    logits = torch.cat([pos_logit, neg_logit], dim=1)
+                    labels = torch.zeros_like(logits)
+                    labels[:, 0] = 1.0
+                    loss = F.binary_cross_entropy_with_logits(logits, labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(ib)
+                advance(1)
+            log.info("%s epoch %d/%d: %s loss %.4f", m.name, epoch + 1, m.epochs, m.loss, total / max(n_pairs, 1))
+
+    with torch.no_grad():
+        all_items = torch.arange(n_items, device=dev)
+        lin1, lin2 = user_mlp[0], user_mlp[2]
+        arrays = {
+            "item_vectors_": item_side(all_items),
+            "context_vectors_": g[:, None] * ctx_id,
+            "user_w1_": lin1.weight.T,
+            "user_b1_": lin1.bias,
+            "user_w2_": lin2.weight.T,
+            "user_b2_": lin2.bias,
+        }
+        return {k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32) for k, v in arrays.items()}

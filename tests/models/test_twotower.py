@@ -38,7 +38,8 @@ def fake_text(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def small(**kw: object) -> TwoTower:
     """A model sized for the synthetic datasets (a few dozen users and items)."""
-    params = dict(dim=16, hidden=32, epochs=30, batch_size=64, lr=1e-2, evidence=2.0, progress=False, device="cpu")
+    params: dict = {"dim": 16, "hidden": 32, "epochs": 30, "batch_size": 64, "lr": 1e-2}
+    params.update(evidence=2.0, progress=False, device="cpu")
     return TwoTower(**{**params, **kw})
 
 
@@ -79,7 +80,12 @@ def test_items_without_interactions_are_their_text_alone(monkeypatch: pytest.Mon
     np.testing.assert_array_equal(v[-1], v[-2])
     assert not np.allclose(v[0], v[-1])
     np.testing.assert_array_equal(model.context_vectors_[-2:], 0.0)
-    recs = model.recommend(np.arange(ds.n_users), ds.matrix(), k=3, candidates=np.array([ds.n_items - 2, ds.n_items - 1]))
+    recs = model.recommend(
+        np.arange(ds.n_users),
+        ds.matrix(),
+        k=3,
+        candidates=np.array([ds.n_items - 2, ds.n_items - 1]),
+    )
     assert set(recs.items[:, :2].ravel().tolist()) == {ds.n_items - 2, ds.n_items - 1}
 
 
@@ -98,7 +104,7 @@ def test_scoring_a_loaded_state_needs_no_torch(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.usefixtures("fake_text")
 def test_fit_without_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(MissingExtraError, match=r'twotower model needs .*tailwise\[torch\]'):
+    with pytest.raises(MissingExtraError, match=r"twotower model needs .*tailwise\[torch\]"):
         small().fit(random_dataset())
 
 
@@ -136,7 +142,12 @@ def demo_slice(n_items: int = 1500) -> Dataset:
     mask = np.isin(ds.item_idx, keep)
     texts = ds.texts()
     item_text = {ds.items.ids[i]: texts[i] for i in keep.tolist()}
-    return Dataset.from_ids(ds.users.ids[ds.user_idx[mask]], ds.items.ids[ds.item_idx[mask]], item_text=item_text, name="demo-slice")
+    return Dataset.from_ids(
+        ds.users.ids[ds.user_idx[mask]],
+        ds.items.ids[ds.item_idx[mask]],
+        item_text=item_text,
+        name="demo-slice",
+    )
 
 
 def test_cold_items_with_the_real_encoder(tmp_path) -> None:
@@ -146,7 +157,11 @@ def test_cold_items_with_the_real_encoder(tmp_path) -> None:
     from tailwise.eval.evaluator import EvalContext, evaluate_model
 
     ctx = EvalContext.build(cold_items(demo_slice(), 0.1, 42), k=20)
-    model = TwoTower(encoder="use", cache_dir=str(tmp_path), hidden=128, epochs=3, progress=False, device="cpu")
+    model = TwoTower(
+        encoder="use", cache_dir=str(tmp_path), hidden=128, epochs=3, progress=False, device="cpu"
+    )
     row = evaluate_model(model, ctx)
-    random_recall = ctx.k / len(ctx.candidates)  # expected recall@k of a random order of the candidates
+    random_recall = ctx.k / len(
+        ctx.candidates
+    )  # expected recall@k of a random order of the candidates
     assert row["cold_recall"] > 2.0 * random_recall, (row["cold_recall"], random_recall)

@@ -10,6 +10,7 @@ NumPy array: scoring, saving and loading need no torch.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,7 +83,7 @@ class TwoTower(Recommender):
     batch_size : int
         (user, item) pairs per step (default 1024).
     lr : float
-        Adam learning rate (default 1e-3).
+        Adam learning rate (default 3e-3; on ml-1m it beat 1e-3 on NDCG and cold recall).
     max_tokens : int
         Token budget per item text (default 128).
     cache_dir : str, optional
@@ -97,6 +98,22 @@ class TwoTower(Recommender):
     random_state : int
         Seed of the initialisation, the shuffling and the negatives. Refits are deterministic
         on CPU; CUDA kernels may differ in the last bits.
+
+    Notes
+    -----
+    Why this user tower rather than the mean of the history's item-tower outputs: the text part
+    of a history mean, ``sum_j x_uj e_j``, is over frozen vectors and is computed once before
+    training, so a step runs the MLPs over the batch only (user side) and its distinct items
+    (item side); a mean of item-tower outputs would run the item MLP over every history item
+    of the batch, in practice the whole catalogue, at every step. The user side's id part
+    ``c_j`` keeps the history's collaborative signal, so the model is asymmetric like FISM
+    (Kabbur et al. 2013) rather than a plain item-similarity model.
+
+    Training uses torch (the ``torch`` extra); the fitted state is plain float32 arrays:
+    ``item_vectors_`` [n_items, dim], ``context_vectors_`` (``g_j c_j``) [n_items, dim],
+    ``embeddings_`` [n_items, d_text] and the user MLP's weights ``user_w1_``, ``user_b1_``,
+    ``user_w2_``, ``user_b2_``. Global torch settings (threads, deterministic mode, the CPU
+    random generator) are restored after fitting.
     """
 
     name = "twotower"
@@ -116,7 +133,7 @@ class TwoTower(Recommender):
         negatives: int = 4,
         epochs: int = 10,
         batch_size: int = 1024,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
         max_tokens: int = 128,
         cache_dir: str | None = None,
         device: str = "auto",
@@ -154,13 +171,12 @@ class TwoTower(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         self._check_params()
         torch = require("torch", "The twotower model")
-        emb = TextSide(self.encoder, self.max_tokens, self.cache_dir, self.progress).embed(dataset.texts())
+        text = TextSide(self.encoder, self.max_tokens, self.cache_dir, self.progress)
+        emb = text.embed(dataset.texts())
         train = sp.csr_matrix(train, dtype=np.float32)
         train.sort_indices()
-        counts = np.diff(train.tocsc().indptr).astype(np.float64)
-        gate = np.divide(counts, counts + self.evidence, out=np.zeros_like(counts), where=counts > 0)
         with _torch_settings(torch, self.threads, self.random_state):
-            arrays = _train(self, torch, train, emb, counts, gate.astype(np.float32))
+            arrays = _Trainer(self, torch, train, emb).run()
         self.embeddings_ = emb
         for key, value in arrays.items():
             setattr(self, key, value)
@@ -183,7 +199,7 @@ class TwoTower(Recommender):
 
 
 @contextmanager
-def _torch_settings(torch: Any, threads: int, seed: int):
+def _torch_settings(torch: Any, threads: int, seed: int) -> Iterator[None]:
     """Seeded, deterministic, thread-limited torch for the block; global settings restored."""
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -219,89 +235,113 @@ def _histories(train: sp.csr_matrix, users: np.ndarray) -> tuple[np.ndarray, np.
     return train.indices[pos].astype(np.int64), offsets.astype(np.int64)
 
 
-def _train(
-    m: TwoTower, torch: Any, train: sp.csr_matrix, emb: np.ndarray, counts: np.ndarray, gate: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Fit both towers on the interactions of `train`; returns the NumPy arrays of the scorer."""
-    from tailwise.text.base import progress_bar
+class _Trainer:
+    """The torch side of :meth:`TwoTower._fit`: parameters, one step per batch, the export."""
 
-    F = torch.nn.functional
-    dev = _device(torch, m.device)
-    n_items, d_text = emb.shape
-    rng = np.random.default_rng(m.random_state)
-    item_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
-    user_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
-    item_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))  # drawn on the CPU
-    ctx_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))
-    params = [*item_mlp.parameters(), *user_mlp.parameters(), item_id, ctx_id]
-    opt = torch.optim.Adam(params, lr=m.lr)
+    def __init__(self, m: TwoTower, torch: Any, train: sp.csr_matrix, emb: np.ndarray) -> None:
+        self.m, self.torch, self.train = m, torch, train
+        self.dev = dev = _device(torch, m.device)
+        self.rng = np.random.default_rng(m.random_state)
+        n_items, d_text = emb.shape
+        counts = np.diff(train.tocsc().indptr).astype(np.float64)
+        gate = np.divide(counts, counts + m.evidence, out=np.zeros_like(counts), where=counts > 0)
+        log_pop = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
+        self.hist_len = np.diff(train.indptr)
+        self.warm = np.flatnonzero(counts > 0)
+        # built on the CPU, so the seeded CPU generator alone decides the initial values
+        self.item_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
+        self.user_mlp = _mlp(torch, d_text, m.hidden, m.dim).to(dev)
+        self.item_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))
+        self.ctx_id = torch.nn.Parameter((0.01 * torch.randn(n_items, m.dim)).to(dev))
+        self.e = self.tensor(emb)
+        self.g = self.tensor(gate.astype(np.float32))
+        self.log_pop = self.tensor(log_pop.astype(np.float32))
+        self.user_sum_e = self.tensor(np.asarray(train @ emb, dtype=np.float32))
 
-    e = torch.from_numpy(emb).to(dev)
-    g = torch.from_numpy(gate).to(dev)
-    user_sum_e = torch.from_numpy(np.asarray(train @ emb, dtype=np.float32)).to(dev)
-    hist_len = np.diff(train.indptr)
-    log_pop = torch.from_numpy(np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype(np.float32)).to(dev)
-    warm = np.flatnonzero(counts > 0)
-    pair_users = np.repeat(np.arange(train.shape[0]), hist_len)
-    pair_items = train.indices.astype(np.int64)
-    n_pairs = len(pair_items)
-    steps = -(-n_pairs // m.batch_size)
+    def tensor(self, a: np.ndarray) -> Any:
+        return self.torch.from_numpy(a).to(self.dev)
 
-    def user_side(ub: np.ndarray, ib: np.ndarray) -> Any:
-        flat, offsets = _histories(train, ub)
-        it = torch.from_numpy(ib).to(dev)
-        gated_ctx = g[:, None] * ctx_id
-        c_sum = F.embedding_bag(torch.from_numpy(flat).to(dev), gated_ctx, torch.from_numpy(offsets).to(dev), mode="sum")
-        cnt = torch.from_numpy(np.maximum(hist_len[ub] - 1, 1).astype(np.float32)).to(dev)[:, None]
-        e_bar = (user_sum_e[torch.from_numpy(ub).to(dev)] - e[it]) / cnt  # leave the target out
+    def user_side(self, ub: np.ndarray, ib: np.ndarray) -> Any:
+        """User vectors of a batch of pairs, each from its history without the pair's item."""
+        flat, offsets = _histories(self.train, ub)
+        it = self.tensor(ib)
+        gated_ctx = self.g[:, None] * self.ctx_id
+        c_sum = self.torch.nn.functional.embedding_bag(
+            self.tensor(flat), gated_ctx, self.tensor(offsets), mode="sum"
+        )
+        cnt = self.tensor(np.maximum(self.hist_len[ub] - 1, 1).astype(np.float32))[:, None]
+        e_bar = (self.user_sum_e[self.tensor(ub)] - self.e[it]) / cnt
         c_bar = (c_sum - gated_ctx[it]) / cnt
-        return user_mlp(e_bar) + c_bar
+        return self.user_mlp(e_bar) + c_bar
 
-    def item_side(ib: Any) -> Any:
-        uniq, inv = torch.unique(ib, return_inverse=True)  # popular items repeat within a batch
-        return item_mlp(e[uniq])[inv] + g[ib, None] * item_id[ib]
+    def item_side(self, it: Any) -> Any:
+        """Item vectors ``MLP_I(e_i) + g_i q_i`` (the MLP runs once per distinct item)."""
+        uniq, inv = self.torch.unique(it, return_inverse=True)
+        return self.item_mlp(self.e[uniq])[inv] + self.g[it, None] * self.item_id[it]
 
-    with progress_bar(m.epochs * steps, f"{m.name} ({m.loss})", m.progress) as advance:
-        for epoch in range(m.epochs):
-            order = rng.permutation(n_pairs)
-            total = 0.0
-            for s in range(steps):
-                sel = order[s * m.batch_size : (s + 1) * m.batch_size]
-                ub, ib = pair_users[sel], pair_items[sel]
-                u = user_side(ub, ib)
-                it = torch.from_numpy(ib).to(dev)
-                if m.loss == "softmax":
-                    logits = u @ item_side(it).T
-                    if m.logq:
-                        logits = logits - log_pop[it][None, :]
-                    clash = it[:, None] == it[None, :]  # the same item as another row's positive
-                    clash.fill_diagonal_(False)
-                    logits = logits.masked_fill(clash, float("-inf"))
-                    loss = F.cross_entropy(logits, torch.arange(len(ib), device=dev))
-                else:
-                    neg = torch.from_numpy(warm[rng.integers(0, len(warm), (len(ib), m.negatives))]).to(dev)
-                    pos_logit = (u * item_side(it)).sum(dim=1, keepdim=True)
-                    neg_logit = torch.einsum("bd,bkd->bk", u, item_side(neg.reshape(-1)).reshape(len(ib), m.negatives, -1))
-                    logits = torch.cat([pos_logit, neg_logit], dim=1)
-                    labels = torch.zeros_like(logits)
-                    labels[:, 0] = 1.0
-                    loss = F.binary_cross_entropy_with_logits(logits, labels)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(ib)
-                advance(1)
-            log.info("%s epoch %d/%d: %s loss %.4f", m.name, epoch + 1, m.epochs, m.loss, total / max(n_pairs, 1))
+    def loss(self, ub: np.ndarray, ib: np.ndarray) -> Any:
+        """The batch loss of pairs (ub[b], ib[b]) under ``loss="softmax"`` or ``"bce"``."""
+        torch, F = self.torch, self.torch.nn.functional
+        u, it, b = self.user_side(ub, ib), self.tensor(ib), len(ib)
+        if self.m.loss == "softmax":
+            logits = u @ self.item_side(it).T
+            if self.m.logq:
+                logits = logits - self.log_pop[it][None, :]
+            clash = it[:, None] == it[None, :]  # the same item as another row's positive
+            clash.fill_diagonal_(False)
+            logits = logits.masked_fill(clash, float("-inf"))
+            return F.cross_entropy(logits, torch.arange(b, device=self.dev))
+        k = self.m.negatives
+        neg = self.tensor(self.warm[self.rng.integers(0, len(self.warm), (b, k))])
+        pos_logit = (u * self.item_side(it)).sum(dim=1, keepdim=True)
+        neg_vecs = self.item_side(neg.reshape(-1)).reshape(b, k, -1)
+        logits = torch.cat([pos_logit, torch.einsum("bd,bkd->bk", u, neg_vecs)], dim=1)
+        labels = torch.zeros_like(logits)
+        labels[:, 0] = 1.0
+        return F.binary_cross_entropy_with_logits(logits, labels)
 
-    with torch.no_grad():
-        all_items = torch.arange(n_items, device=dev)
-        lin1, lin2 = user_mlp[0], user_mlp[2]
-        arrays = {
-            "item_vectors_": item_side(all_items),
-            "context_vectors_": g[:, None] * ctx_id,
-            "user_w1_": lin1.weight.T,
-            "user_b1_": lin1.bias,
-            "user_w2_": lin2.weight.T,
-            "user_b2_": lin2.bias,
-        }
-        return {k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32) for k, v in arrays.items()}
+    def run(self) -> dict[str, np.ndarray]:
+        """Train, then export the arrays the NumPy scorer needs."""
+        from tailwise.text.base import progress_bar
+
+        m, torch = self.m, self.torch
+        modules = (self.item_mlp, self.user_mlp)
+        params = [p for mod in modules for p in mod.parameters()] + [self.item_id, self.ctx_id]
+        opt = torch.optim.Adam(params, lr=m.lr)
+        pair_users = np.repeat(np.arange(self.train.shape[0]), self.hist_len)
+        pair_items = self.train.indices.astype(np.int64)
+        n_pairs = len(pair_items)
+        steps = -(-n_pairs // m.batch_size)
+        with progress_bar(m.epochs * steps, f"{m.name} ({m.loss})", m.progress) as advance:
+            for epoch in range(m.epochs):
+                order = self.rng.permutation(n_pairs)
+                total = 0.0
+                for s in range(steps):
+                    sel = order[s * m.batch_size : (s + 1) * m.batch_size]
+                    loss = self.loss(pair_users[sel], pair_items[sel])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(sel)
+                    advance(1)
+                mean_loss = total / max(n_pairs, 1)
+                log.info(
+                    "%s epoch %d/%d: %s loss %.4f", m.name, epoch + 1, m.epochs, m.loss, mean_loss
+                )
+        return self.export()
+
+    def export(self) -> dict[str, Any]:
+        with self.torch.no_grad():
+            lin1, lin2 = self.user_mlp[0], self.user_mlp[2]
+            arrays = {
+                "item_vectors_": self.item_side(self.torch.arange(len(self.g), device=self.dev)),
+                "context_vectors_": self.g[:, None] * self.ctx_id,
+                "user_w1_": lin1.weight.T,
+                "user_b1_": lin1.bias,
+                "user_w2_": lin2.weight.T,
+                "user_b2_": lin2.bias,
+            }
+            return {
+                k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32)
+                for k, v in arrays.items()
+            }

@@ -259,3 +259,10 @@ def test_unknown_users_respect_candidates(saved):
     assert np.isneginf(out.scores[0, 3:]).all()
     np.testing.assert_array_equal(out.scores[0, :3], counts[expected].astype(np.float32))
 
+
+
+def test_atomic_write_gives_normal_file_permissions(tmp_path, monkeypatch):
+    monkeypatch.setattr(artifacts, "_UMASK", 0o022)
+    target = tmp_path / "report.html"
+    atomic_write_text(target, "<p>shared</p>")
+    assert target.stat().st_mode & 0o777 == 0o644  # not the 0o600 of a temporary file

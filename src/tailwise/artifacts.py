@@ -27,13 +27,26 @@ import numpy as np
 FORMAT_VERSION = 1
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import, before any thread could be creating files
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], prefix: str | None = None) -> None:
     """Write a file through `write(fh)` so that readers see the old content or the new, never a
-    half-written file: a temporary file beside it, flushed to disk, then renamed over it."""
+    half-written file: a temporary file beside it, flushed to disk, then renamed over it.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the
+    umask), not the private ``0o600`` of a temporary file, so reports and tables can be shared."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -18,34 +18,46 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from tailwise.data.dataset import Dataset
-from tailwise.models.base import Recommender
+from tailwise.models.base import ColdStartError, Recommender
+from tailwise.models.ease import item_gram
 from tailwise.models.itemfeatures import ItemFeatures
-from tailwise.models.textside import TextSide
+from tailwise.models.textside import TextSide, needs_catalogue
 
 
-def behaviour_factors(train: sp.csr_matrix, factors: int, norm: float, seed: int) -> np.ndarray:
+def behaviour_factors(
+    train: sp.csr_matrix,
+    factors: int,
+    norm: float,
+    seed: int,
+    gram: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Item factors ``V`` [n_items, factors]: top eigenvectors of ``D^-norm X^T X D^-norm``.
 
-    Randomised subspace iteration (Halko et al. 2011) on the item Gram matrix, then an exact
-    eigen-decomposition in the subspace. Items without interactions get zero rows.
+    Randomised subspace iteration (Halko et al. 2011) on the Gram matrix of the items with
+    interactions, then an exact eigen-decomposition in the subspace. Items without interactions
+    get zero rows. `gram` is ``(active, X_a^T X_a)`` from :func:`~tailwise.models.ease.item_gram`
+    when the caller has it already (it is only read).
     """
-    counts = np.asarray(train.sum(axis=0)).ravel()
-    scale = np.where(counts > 0, np.maximum(counts, 1.0) ** -norm, 0.0).astype(np.float32)
-    x = sp.csr_matrix(train @ sp.diags(scale), dtype=np.float32)
-    gram = (x.T @ x).toarray()
-    k = min(factors, max(gram.shape[0] - 1, 1))
+    active, g = item_gram(train) if gram is None else gram
+    counts = np.asarray(train.sum(axis=0)).ravel()[active]
+    scale = (np.maximum(counts, 1.0) ** -norm).astype(np.float32)
+    scaled = g * scale[:, None]
+    scaled *= scale[None, :]
+    k = min(factors, max(len(active) - 1, 1))
     rng = np.random.default_rng(seed)
-    q = rng.standard_normal((gram.shape[0], k + 10)).astype(np.float32)
+    q = rng.standard_normal((len(active), k + 10)).astype(np.float32)
     for _ in range(3):
-        y = gram @ q
+        y = scaled @ q
         # tall-skinny QR on one thread: OpenBLAS's threaded QR stalls when the cores are busy
         with threadpool_limits(1, "blas"):
             q, _ = np.linalg.qr(y)
-    small = q.T @ gram @ q
+    small = q.T @ scaled @ q
     with threadpool_limits(1, "blas"):
         vals, vecs = np.linalg.eigh(small)
     order = np.argsort(vals)[::-1][:k]
-    return (q @ vecs[:, order]).astype(np.float32)
+    v = np.zeros((train.shape[1], k), dtype=np.float32)
+    v[active] = q @ vecs[:, order]
+    return v
 
 
 class Adapter(Recommender):
@@ -109,15 +121,17 @@ class Adapter(Recommender):
     def text_side(self) -> TextSide:
         return TextSide(self.encoder, self.max_tokens, self.cache_dir)
 
-    def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
-        feats, state = self.text_side().features(dataset.texts(), self.tfidf, self.year)
-        v = behaviour_factors(train, self.factors, self.norm, self.random_state)
+    def _fit(
+        self, train: sp.csr_matrix, dataset: Dataset, gram: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
+        feats, state, kernel = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year)
+        v = behaviour_factors(train, self.factors, self.norm, self.random_state, gram)
         counts = np.diff(train.tocsc().indptr)
         warm = np.flatnonzero(counts > 0)
         if len(warm) > self.max_anchors:
             warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.max_anchors]])
         anchors = feats.subset(warm)
-        k_all = feats.kernel(anchors)  # [n_items, n_warm]
+        k_all = feats.kernel(anchors) if kernel is None else kernel[:, warm]  # [n_items, n_warm]
         k_ww = k_all[warm]
         k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
         dual = sla.solve(k_ww, v[warm], assume_a="pos", overwrite_a=True, check_finite=False)
@@ -159,9 +173,56 @@ class Adapter(Recommender):
         feats = self.text_side().features_like(texts, state)
         return (feats.kernel(self._anchors()) @ self.dual_).astype(np.float32)
 
+    # ------------------------------------------------------------------ new items
+    def _place(self, texts: list[str]) -> np.ndarray:
+        """:meth:`vectors_for_texts` without a progress bar, for items added while serving."""
+        self._check_fitted()
+        if needs_catalogue(self.encoder):
+            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
+        state = {k: getattr(self, f"text_{k}_") for k in self.text_state_.tolist()}
+        side = TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False)
+        return (side.features_like(texts, state).kernel(self._anchors()) @ self.dual_).astype(np.float32)
+
+    def add_items(self, texts: list[str]) -> None:
+        """Append items placed by their text: ``v_hat`` from :meth:`vectors_for_texts`.
+
+        Until a refit learns a behaviour factor for a new item, ``v_hat`` stands in for it too,
+        so a user whose history holds new items is placed by their text. (Items without
+        interactions at fit time keep their zero factor.)
+        """
+        vec = self._place(texts)
+        self.item_vectors_ = np.vstack([self.item_vectors_, vec])
+        self.item_factors_ = np.vstack([self.item_factors_, vec])
+        self.n_items_ = int(self.n_items_) + len(texts)
+
+    def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
+        """Place existing items again from new texts; learned behaviour factors are kept, the
+        stand-in factors of added items follow their new text."""
+        indices = np.asarray(indices, dtype=np.int64)
+        vec = self._place(texts)
+        from_text = (self.item_factors_[indices] == self.item_vectors_[indices]).all(axis=1)
+        vectors = self.item_vectors_.copy()
+        vectors[indices] = vec
+        if from_text.any():
+            factors = self.item_factors_.copy()
+            factors[indices[from_text]] = vec[from_text]
+            self.item_factors_ = factors
+        self.item_vectors_ = vectors
+
     def user_vectors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Users in the behaviour space: their history rows times the item factors."""
         return np.asarray(rows @ self.item_factors_, dtype=np.float32)
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(rows) @ self.item_vectors_.T
+
+    def user_factors(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """User vectors float32 [len(users), d] with ``scores = user_factors @ item_factors().T``
+        (:meth:`user_vectors`; every user is placed from its `rows`)."""
+        self._check_fitted()
+        return self.user_vectors(sp.csr_matrix(rows))
+
+    def item_factors(self) -> np.ndarray:
+        """The items' text-predicted behaviour vectors ``v_hat`` (``item_vectors_``, not a copy)."""
+        self._check_fitted()
+        return self.item_vectors_

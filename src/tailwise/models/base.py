@@ -11,15 +11,22 @@ from __future__ import annotations
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.errors import NotFittedError
+from tailwise.errors import NotFittedError, TailwiseError
+
+if TYPE_CHECKING:
+    from tailwise.rerank import RerankContext, Reranker
 
 log = logging.getLogger(__name__)
+
+
+class ColdStartError(TailwiseError, TypeError):
+    """The model cannot score items it knows only by their text (it has no text side)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,16 @@ class Recommender:
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
         batch_size: int = 1024,
+        rerank: Reranker | None = None,
+        rerank_ctx: RerankContext | None = None,
+        n_candidates: int = 300,
     ) -> Recommendations:
         """Top-k items for each user.
+
+        Without `rerank` the model's own top-k is returned. With a re-ranker, recommending has
+        two stages: each user's top `n_candidates` items by score are the candidates, and the
+        re-ranker picks the final k from them (instead of the model's own list shaping, such as
+        the hybrid's tail slots).
 
         Parameters
         ----------
@@ -134,6 +149,12 @@ class Recommender:
             the items never to recommend.
         candidates : int array, optional
             Whitelist: only these items may be recommended.
+        rerank : Reranker, optional
+            Second stage (see :mod:`tailwise.rerank`); needs `rerank_ctx`.
+        rerank_ctx : RerankContext, optional
+            Item popularity, tail mask and item vectors the re-ranker uses.
+        n_candidates : int
+            Candidates per user handed to the re-ranker (default 300; at least k are used).
         """
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
@@ -143,6 +164,9 @@ class Recommender:
             )
         if k < 1:
             raise ValueError(f"k must be at least 1, not {k}")
+        if rerank is not None and rerank_ctx is None:
+            raise ValueError("rerank needs rerank_ctx, a tailwise.rerank.RerankContext")
+        n_first = max(k, n_candidates) if rerank is not None else k
         user_items = sp.csr_matrix(user_items)
         allowed = None
         if candidates is not None:
@@ -158,7 +182,11 @@ class Recommender:
                 scores[r, c] = -np.inf
             if allowed is not None:
                 scores[:, ~allowed] = -np.inf
-            idx, val = self._select(scores, rows, k)
+            if rerank is None:
+                idx, val = self._select(scores, rows, k)
+            else:  # the top-N by score are the candidates; the re-ranker shapes the list
+                idx, val = top_k(scores, n_first)
+                idx, val = rerank.rerank(idx, val, rows, k, rerank_ctx)
             out_items.append(idx)
             out_scores.append(val)
         if not out_items:
@@ -168,6 +196,29 @@ class Recommender:
     def _select(self, scores: np.ndarray, rows: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Pick each row's list from masked scores; models that shape lists override this."""
         return top_k(scores, k)
+
+    # ------------------------------------------------------------------ new items (cold start)
+    def add_items(self, texts: list[str]) -> None:
+        """Append items known only by their text; they get indices ``n_items_ ..`` in order.
+
+        Text-aware models override this and score the new items at once from their text.
+        Overrides rebind attributes to new arrays and never write into fitted arrays, so a
+        shallow copy (``copy.copy(model)``) can grow while the original keeps serving.
+
+        Raises
+        ------
+        ColdStartError
+            Here, for models that learn items only from interactions.
+        """
+        raise ColdStartError(
+            f"the {self.name} model cannot score new items: it learns items only from their "
+            "interactions. Refit once they have some (tailwise retrain), or use a text-aware "
+            "model (content, adapter, hybrid, twotower)"
+        )
+
+    def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
+        """Re-read the text of existing items (interactions are kept); like :meth:`add_items`
+        it rebinds attributes. Models that do not read text have nothing to update."""
 
     # ------------------------------------------------------------------ state for artifacts
     def get_state(self) -> dict[str, np.ndarray]:

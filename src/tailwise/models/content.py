@@ -6,8 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.models.base import Recommender
-from tailwise.models.textside import TextSide
+from tailwise.models.base import ColdStartError, Recommender
+from tailwise.models.textside import TextSide, needs_catalogue
 
 PROFILES = ("mean", "max")
 
@@ -45,6 +45,25 @@ class Content(Recommender):
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, not {self.profile!r}")
         self.embeddings_ = TextSide(self.encoder, self.max_tokens, self.cache_dir).embed(dataset.texts())
+
+    # ------------------------------------------------------------------ new items
+    def _embed_new(self, texts: list[str]) -> np.ndarray:
+        self._check_fitted()
+        if needs_catalogue(self.encoder):
+            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False).embed(texts)
+
+    def add_items(self, texts: list[str]) -> None:
+        """Append items by their text: their embeddings join the catalogue (see the base class)."""
+        emb = self._embed_new(texts)
+        self.embeddings_ = np.vstack([self.embeddings_, emb]).astype(np.float32, copy=False)
+        self.n_items_ = int(self.n_items_) + len(texts)
+
+    def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
+        """Re-embed existing items from new texts."""
+        emb = self.embeddings_.copy()
+        emb[np.asarray(indices, dtype=np.int64)] = self._embed_new(texts)
+        self.embeddings_ = emb
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         emb = self.embeddings_

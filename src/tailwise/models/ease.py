@@ -10,6 +10,18 @@ from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
 
 
+def item_gram(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The items with training interactions and their dense float32 Gram matrix ``X_a^T X_a``.
+
+    >>> active, gram = item_gram(sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 0]], np.float32)))
+    >>> active.tolist(), gram.tolist()
+    ([0, 2], [[2.0, 1.0], [1.0, 1.0]])
+    """
+    active = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
+    x = train[:, active]
+    return active, (x.T @ x).toarray().astype(np.float32, copy=False)
+
+
 class EASE(Recommender):
     """Item-item weights B from the closed form of a ridge autoencoder with a zero diagonal.
 
@@ -32,11 +44,14 @@ class EASE(Recommender):
         self.l2 = l2
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
+        self.fit_gram(*item_gram(train))
+
+    def fit_gram(self, active: np.ndarray, gram: np.ndarray) -> None:
+        """Fit from the Gram matrix of the active items (see :func:`item_gram`); `gram` is
+        overwritten. The hybrid shares one Gram matrix between EASE and its adapter this way."""
         if self.l2 <= 0:
             raise ValueError(f"EASE l2 must be positive, not {self.l2}")
-        self.active_ = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
-        x = train[:, self.active_]
-        gram = (x.T @ x).toarray().astype(np.float32, copy=False)
+        self.active_ = active
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
         if info != 0:

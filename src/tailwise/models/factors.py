@@ -36,12 +36,26 @@ class _FactorModel(Recommender):
         raise NotImplementedError
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        return self.user_factors(users, rows) @ self.item_factors_.T
+
+    def user_factors(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """User vectors float32 [len(users), d] with ``scores = user_factors @ item_factors().T``.
+
+        Known users get their fitted factors, the others are folded in from their `rows`.
+        """
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
         known = (users >= 0) & (users < len(self.user_factors_))
         vecs = np.empty((len(users), self.item_factors_.shape[1]), dtype=np.float32)
         vecs[known] = self.user_factors_[users[known]]
         if (~known).any():
-            vecs[~known] = self._fold_in(rows[np.flatnonzero(~known)])
-        return vecs @ self.item_factors_.T
+            vecs[~known] = self._fold_in(sp.csr_matrix(rows)[np.flatnonzero(~known)])
+        return vecs
+
+    def item_factors(self) -> np.ndarray:
+        """Item vectors float32 [n_items, d] (the fitted array itself, not a copy)."""
+        self._check_fitted()
+        return self.item_factors_
 
 
 class ALS(_FactorModel):

@@ -17,6 +17,8 @@ go to the user's best-scored tail items, placed after the ``k - m_u`` best items
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,7 +26,7 @@ from tailwise.data.dataset import Dataset
 from tailwise.data.popularity import tail_mask
 from tailwise.models.adapter import Adapter
 from tailwise.models.base import Recommender, top_k
-from tailwise.models.ease import EASE
+from tailwise.models.ease import EASE, item_gram
 
 FUSIONS = ("gate", "blend", "rrf")
 
@@ -113,8 +115,36 @@ class Hybrid(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
-        self.ease_, self.adapter_ = (m.fit(dataset) for m in self._parts())
+        ease, adapter = self._parts()
+        for part in (ease, adapter):
+            part.n_items_, part.n_users_ = dataset.n_items, dataset.n_users
+        active, gram = item_gram(train)  # one Gram matrix for both sides
+        adapter._fit(train, dataset, gram=(active, gram))  # reads it
+        ease.fit_gram(active, gram)  # then overwrites it
+        self.ease_, self.adapter_ = ease, adapter
         self.item_counts_ = np.asarray(dataset.item_counts, dtype=np.float32)
+
+    # ------------------------------------------------------------------ new items
+    def add_items(self, texts: list[str]) -> None:
+        """Append items placed by the adapter from their text (see the base class).
+
+        A new item has no evidence (``n_i = 0``), so the gate gives its CF side weight 0. EASE
+        scores it like an item without interactions at fit time: 0 (it is outside EASE's
+        active items), which needs no change to the EASE weights, only a wider score row.
+        """
+        self._check_fitted()
+        adapter, ease = copy.copy(self.adapter_), copy.copy(self.ease_)
+        adapter.add_items(texts)
+        ease.n_items_ = int(ease.n_items_) + len(texts)
+        self.adapter_, self.ease_ = adapter, ease
+        self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(texts), np.float32)])
+        self.n_items_ = int(self.n_items_) + len(texts)
+
+    def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
+        """Place existing items again by the adapter from new texts; their evidence is kept."""
+        adapter = copy.copy(self.adapter_)
+        adapter.update_item_texts(indices, texts)
+        self.adapter_ = adapter
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
@@ -129,9 +159,17 @@ class Hybrid(Recommender):
         w = (1 - self.alpha) * p
         return w * zc + (1 - w) * zl
 
+    def _tail(self) -> np.ndarray:
+        """The tail mask of the items, computed once per ``item_counts_`` array (not per request)."""
+        cached = getattr(self, "_tail_cache", None)
+        if cached is None or cached[0] is not self.item_counts_:
+            cached = (self.item_counts_, tail_mask(self.item_counts_, self.head_share))
+            self._tail_cache = cached
+        return cached[1]
+
     def tail_slots(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
         """How many of each user's k slots go to the tail: ``round(tail_share * k * t_u)``."""
-        tail = tail_mask(self.item_counts_, self.head_share)
+        tail = self._tail()
         hist = np.asarray(rows.sum(axis=1)).ravel()
         t_u = np.asarray(rows[:, tail].sum(axis=1)).ravel() / np.maximum(hist, 1)
         return np.clip(np.rint(self.tail_share * k * t_u), 1, k // 2).astype(int)
@@ -144,7 +182,7 @@ class Hybrid(Recommender):
         idx, val = top_k(scores, k)
         if self.tail_share <= 0:
             return idx, val
-        tail = tail_mask(self.item_counts_, self.head_share)
+        tail = self._tail()
         m_u = self.tail_slots(rows, k)
         in_list = np.where(idx >= 0, tail[np.maximum(idx, 0)], False)
         need = np.maximum(m_u - in_list.sum(axis=1), 0)

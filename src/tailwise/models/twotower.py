@@ -111,15 +111,17 @@ class TwoTower(Recommender):
 
     Training uses torch (the ``torch`` extra); the fitted state is plain float32 arrays:
     ``item_vectors_`` [n_items, dim], ``context_vectors_`` (``g_j c_j``) [n_items, dim],
-    ``embeddings_`` [n_items, d_text] and the user MLP's weights ``user_w1_``, ``user_b1_``,
-    ``user_w2_``, ``user_b2_``. Global torch settings (threads, deterministic mode, the CPU
-    random generator) are restored after fitting.
+    ``embeddings_`` [n_items, d_text], the user MLP's weights ``user_w1_``, ``user_b1_``,
+    ``user_w2_``, ``user_b2_`` and the item MLP's ``item_w1_`` ... ``item_b2_`` (which place
+    items added later by their text, :meth:`add_items`). Global torch settings (threads,
+    deterministic mode, the CPU random generator) are restored after fitting.
     """
 
     name = "twotower"
     _state_keys = (
         "embeddings_", "item_vectors_", "context_vectors_",
         "user_w1_", "user_b1_", "user_w2_", "user_b2_",
+        "item_w1_", "item_b1_", "item_w2_", "item_b2_",
     )  # fmt: skip
 
     def __init__(
@@ -196,6 +198,41 @@ class TwoTower(Recommender):
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(rows) @ self.item_vectors_.T
+
+    # ------------------------------------------------------------------ new items (NumPy only)
+    def _item_tower(self, emb: np.ndarray) -> np.ndarray:
+        """``MLP_I(e)``: the text part of item vectors."""
+        h = np.maximum(emb @ self.item_w1_ + self.item_b1_, 0.0)
+        return (h @ self.item_w2_ + self.item_b2_).astype(np.float32)
+
+    def _embed_new(self, texts: list[str]) -> np.ndarray:
+        from tailwise.models.base import ColdStartError
+        from tailwise.models.textside import needs_catalogue
+
+        self._check_fitted()
+        if not hasattr(self, "item_w1_"):
+            raise ColdStartError("this twotower model was saved without its item tower; refit it to add items")
+        if needs_catalogue(self.encoder):
+            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False).embed(texts)
+
+    def add_items(self, texts: list[str]) -> None:
+        """Append items by their text: ``v_i = MLP_I(e_i)`` (no evidence yet, so ``g_i = 0``
+        and neither id embedding counts)."""
+        emb = self._embed_new(texts)
+        self.embeddings_ = np.vstack([self.embeddings_, emb])
+        self.item_vectors_ = np.vstack([self.item_vectors_, self._item_tower(emb)])
+        self.context_vectors_ = np.vstack([self.context_vectors_, np.zeros((len(texts), self.context_vectors_.shape[1]), np.float32)])
+        self.n_items_ = int(self.n_items_) + len(texts)
+
+    def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
+        """New texts for existing items: the text part of their vectors moves, ``g_i q_i`` stays."""
+        indices = np.asarray(indices, dtype=np.int64)
+        emb = self._embed_new(texts)
+        vectors, embeddings = self.item_vectors_.copy(), self.embeddings_.copy()
+        vectors[indices] += self._item_tower(emb) - self._item_tower(self.embeddings_[indices])
+        embeddings[indices] = emb
+        self.item_vectors_, self.embeddings_ = vectors, embeddings
 
 
 @contextmanager
@@ -340,6 +377,10 @@ class _Trainer:
                 "user_b1_": lin1.bias,
                 "user_w2_": lin2.weight.T,
                 "user_b2_": lin2.bias,
+                "item_w1_": self.item_mlp[0].weight.T,
+                "item_b1_": self.item_mlp[0].bias,
+                "item_w2_": self.item_mlp[2].weight.T,
+                "item_b2_": self.item_mlp[2].bias,
             }
             return {
                 k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32)

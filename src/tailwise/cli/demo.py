@@ -1,4 +1,5 @@
-"""``tailwise demo``: evaluate the baselines on the bundled ml-latest-small and print the table."""
+"""``tailwise demo``: evaluate the models on the bundled ml-latest-small, print the table and
+write it with the HTML report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 from tailwise.cli.common import console
 from tailwise.cli.evaluate import DEFAULT_MODELS, add_eval_options
 
+#: the report's trade-off frontier: these models (when evaluated) x re-rankers x tail weights;
+#: the sweep reuses each model's fit, so it adds only a candidate pass and cheap re-ranks
+FRONTIER = {"swept": ("ease", "hybrid"), "rerankers": ("xquad", "calibrated"), "weights": (0.0, 0.25, 0.5, 0.75, 1.0)}
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,15 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="evaluate the models on the bundled MovieLens sample",
         description="Load the bundled ml-latest-small (GroupLens licence), split it per user "
         "80/20, fit every model (CF baselines and the language-model hybrid, with the packaged "
-        "Universal Sentence Encoder) and print accuracy and long-tail metrics side by side.",
+        "Universal Sentence Encoder), print accuracy and long-tail metrics side by side, and "
+        "write the table and a self-contained HTML report with plots to --out-dir.",
     )
     add_eval_options(p)
-    p.add_argument("--out-dir", type=Path, default=Path("tailwise-demo"), help="where results.csv/json go (default: ./tailwise-demo)")
+    p.add_argument("--out-dir", type=Path, default=Path("tailwise-demo"), help="where results.csv/json and report.html go (default: ./tailwise-demo)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tailwise.cli.evaluate import evaluate_dataset
+    from tailwise.cli.report import evaluate_for_report, table_rows, write_outputs
     from tailwise.data import load_demo
     from tailwise.eval.table import print_table, write_table
 
@@ -33,10 +40,15 @@ def run(args: argparse.Namespace) -> int:
         console.print('[yellow]implicit is not installed: skipping als and bpr (pip install "tailwise[implicit]")[/]')
     dataset = load_demo()
     console.print(f"dataset: bundled {dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, {dataset.n_interactions:,} ratings")
-    rows = evaluate_dataset(dataset, args)
+    data = None if args.split == "kfold" else evaluate_for_report(dataset, args, command="demo", **FRONTIER)
+    rows = evaluate_dataset(dataset, args) if data is None else table_rows(data)
     print_table(rows, args.k, f"tailwise demo: {dataset.name}, {rows[0]['split']} split, top-{args.k}")
     outputs = args.output or [args.out_dir / "results.csv", args.out_dir / "results.json"]
     for out in outputs:
         write_table(rows, out)
     console.print(f"results written to {', '.join(map(str, outputs))}")
+    if data is None:
+        console.print("no report for --split kfold: a report shows one split")
+    else:
+        write_outputs(data, [args.out_dir / "report.html"], [])
     return 0

@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_data_options(p)
     add_eval_options(p)
+    from tailwise.cli.recommend import add_rerank_options
+
+    add_rerank_options(p)
     p.set_defaults(run=run)
 
 
@@ -52,12 +55,13 @@ def add_eval_options(p: argparse.ArgumentParser) -> None:
 def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
     """Split, fit and measure every model named in args; show progress."""
     from tailwise.data.splits import k_fold, make_split
-    from tailwise.eval.evaluator import EvalContext, evaluate_model
+    from tailwise.eval.evaluator import EvalContext
     from tailwise.models import make_model
 
     params = parse_params(args.param)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     models = [make_model(n, **{**text_params(args, n), **params_for(n, params)}) for n in names]  # fail fast on bad names
+    score = _scorer(args)  # and on bad re-ranking options
     with status("Splitting"):
         if args.split == "kfold":
             splits = list(k_fold(dataset, args.folds, args.seed))
@@ -73,10 +77,27 @@ def evaluate_dataset(dataset, args: argparse.Namespace) -> list[dict]:
             for n, ctx in enumerate(contexts, start=1):
                 fold = f" (fold {n}/{len(contexts)})" if len(contexts) > 1 else ""
                 progress.update(task, description=f"Fitting and scoring {model.name}{fold}")
-                per_fold.append(evaluate_model(model, ctx))
+                per_fold.append(score(model, ctx))
                 progress.advance(task)
             rows.append({"dataset": dataset.name, "split": label, **mean_rows(per_fold)})
     return rows
+
+
+def _scorer(args: argparse.Namespace):
+    """evaluate_model, or its two-stage form when --rerank is given (evaluate only)."""
+    from tailwise.eval.evaluator import evaluate_model
+
+    if not hasattr(args, "n_candidates"):  # commands sharing evaluate_dataset without the options
+        return evaluate_model
+    from tailwise.cli.recommend import rerank_choice
+
+    name, weight = rerank_choice(args)
+    if name is None:
+        return evaluate_model
+    from tailwise.eval.tradeoff import evaluate_reranked
+
+    n_cand, seed = args.n_candidates, args.rerank_seed
+    return lambda model, ctx: evaluate_reranked(model, ctx, name, weight, n_candidates=n_cand, seed=seed)
 
 
 def mean_rows(rows: list[dict]) -> dict:

@@ -30,7 +30,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=10, help="list length (default: 10)")
     p.add_argument("--output", type=Path, required=True, help="CSV to write")
     p.add_argument("--candidates", type=Path, help="file with one item id per line: only these may be recommended")
+    add_rerank_options(p)
     p.set_defaults(run=run)
+
+
+def add_rerank_options(p: argparse.ArgumentParser) -> None:
+    """--rerank, --tail-weight and --n-candidates (shared by recommend and evaluate)."""
+    from tailwise.rerank import RERANKERS
+
+    names = ", ".join(RERANKERS)
+    g = p.add_argument_group("long-tail re-ranking (two stages: the model's top-N candidates, then a re-ranker picks k)")
+    g.add_argument("--rerank", metavar="NAME", help=f"re-ranker: {names} (default: none, the model's own top-k)")
+    g.add_argument("--tail-weight", type=float, metavar="W", help="the one knob in [0, 1]: 0 = no re-ranking, 1 = strongest (default with --rerank: 0.5)")
+    g.add_argument("--n-candidates", type=int, default=300, metavar="N", help="candidates per user handed to the re-ranker (default: 300)")
+    g.add_argument("--rerank-seed", type=int, default=0, metavar="SEED", help="seed of the stochastic re-ranker: vary it to spread exposure over repeated runs (default: 0)")
+
+
+def rerank_choice(args: argparse.Namespace) -> tuple[str | None, float]:
+    """(re-ranker name, tail weight) from the options, checked: a clear error for bad values."""
+    from tailwise.rerank import make_reranker
+
+    name = args.rerank.strip().lower() if args.rerank else None
+    if name == "none":
+        name = None
+    if name is None and args.tail_weight not in (None, 0.0):
+        raise DataError("--tail-weight needs --rerank NAME (xquad, calibrated, mmr or stochastic)")
+    weight = 0.5 if args.tail_weight is None else args.tail_weight
+    if name is None:
+        weight = 0.0
+    if args.n_candidates < 1:
+        raise DataError(f"--n-candidates must be at least 1, not {args.n_candidates}")
+    make_reranker(name, weight)  # unknown name or weight outside [0, 1]: ValueError naming the choices
+    return name, weight
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,18 +69,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise DataError(f"--k must be at least 1, not {args.k}")
+    rerank, tail_weight = rerank_choice(args)
+    rr = {"rerank": rerank, "tail_weight": tail_weight, "n_candidates": args.n_candidates, "seed": args.rerank_seed}
     with status("Loading the model"):
         pipe = Pipeline.load(args.model_dir)
     candidates = _candidates(args.candidates, pipe) if args.candidates else None
     if args.query is not None:
-        lists = pipe.recommend_query(args.query, k=args.k, candidates=candidates)
+        lists = pipe.recommend_query(args.query, k=args.k, candidates=candidates, **rr)
     elif args.history is not None:
         ids = [i.strip() for i in args.history.split(",") if i.strip()]
-        lists = pipe.recommend_history(ids, k=args.k, candidates=candidates)
+        lists = pipe.recommend_history(ids, k=args.k, candidates=candidates, **rr)
     else:
         users = read_id_lines(args.users, "user", "user_id")
         with status(f"Recommending for {len(users):,} users"):
-            lists = pipe.recommend(users, k=args.k, candidates=candidates)
+            lists = pipe.recommend(users, k=args.k, candidates=candidates, **rr)
     users = lists.user_ids
     atomic_write_text(args.output, _to_csv(lists, pipe.items.ids))
     unknown = int((~lists.known).sum())

@@ -114,8 +114,17 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
 
-def evaluate_model(model: Recommender, ctx: EvalContext, fit: bool = True) -> dict[str, float]:
-    """Fit `model` on the split's train side (unless `fit` is false) and score its top-k lists."""
+def evaluate_model(
+    model: Recommender,
+    ctx: EvalContext,
+    fit: bool = True,
+    on_recs: Callable[[Recommendations], None] | None = None,
+) -> dict[str, float]:
+    """Fit `model` on the split's train side (unless `fit` is false) and score its top-k lists.
+
+    `on_recs`, when given, receives the lists (one row per user of ``ctx.users``) before they
+    are scored, e.g. for the report's exposure and bucket figures.
+    """
     t0 = time.perf_counter()
     if fit:
         model.fit(ctx.split.train)
@@ -123,6 +132,8 @@ def evaluate_model(model: Recommender, ctx: EvalContext, fit: bool = True) -> di
     t0 = time.perf_counter()
     recs = model.recommend(ctx.users, ctx.history, k=ctx.k, candidates=ctx.candidates)
     rec_s = time.perf_counter() - t0
+    if on_recs is not None:
+        on_recs(recs)
     row = {"model": model.name, **ctx.score(recs), "fit_s": fit_s, "recommend_s": rec_s}
     log.info("%s: ndcg@%d=%.4f fit %.1fs", model.name, ctx.k, row["ndcg"], fit_s)
     return row

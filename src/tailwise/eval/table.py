@@ -20,7 +20,7 @@ TIMES = ("fit_s", "recommend_s")
 def columns(rows: list[dict]) -> list[str]:
     """Column order: label columns, accuracy, long tail, cold recall, then timings."""
     present = {key for row in rows for key in row}
-    labels = [c for c in ("dataset", "split", "model") if c in present]
+    labels = [c for c in ("dataset", "split", "model", "rerank", "tail_weight") if c in present]
     ordered = [*ACCURACY, *LONG_TAIL, "cold_recall", *TIMES]
     known = set(labels) | set(ordered)
     rest = sorted(present - known)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +21,11 @@ from tailwise.data.dataset import Dataset
 from tailwise.data.idmap import IdMap
 from tailwise.errors import DataError
 from tailwise.models import MODELS, Recommender, make_model
-from tailwise.models.base import top_k
+from tailwise.models.base import Recommendations, top_k
+
+if TYPE_CHECKING:
+    from tailwise.index import VectorIndex
+    from tailwise.rerank import RerankContext, Reranker
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,10 @@ class Pipeline:
     history: sp.csr_matrix
     item_text: list[str]
     meta: dict
+    _rerank_ctx: RerankContext | None = field(default=None, init=False, repr=False, compare=False)
+    #: ANN index for factor models of large catalogues (None: the model scores every item);
+    #: see :func:`tailwise.index.pipeline_index`
+    index: VectorIndex | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fit(cls, model: Recommender, dataset: Dataset) -> Pipeline:
@@ -52,7 +61,10 @@ class Pipeline:
         t0 = time.perf_counter()
         model.fit(dataset)
         meta = {"fit_seconds": round(time.perf_counter() - t0, 3), "dataset": dataset.describe()}
-        return cls(model, dataset.users, dataset.items, dataset.matrix(), dataset.texts(), meta)
+        from tailwise.index import pipeline_index
+
+        index = pipeline_index(model)
+        return cls(model, dataset.users, dataset.items, dataset.matrix(), dataset.texts(), meta, index=index)
 
     # ------------------------------------------------------------------ recommending
     def recommend(
@@ -60,11 +72,19 @@ class Pipeline:
         user_ids: list[str],
         k: int = 10,
         candidates: np.ndarray | None = None,
+        rerank: str | None = None,
+        tail_weight: float = 0.0,
+        n_candidates: int = 300,
+        seed: int = 0,
     ) -> UserLists:
         """Top-k for external user ids; training items are never recommended back.
 
         Unknown users get the `k` most popular training items (within `candidates`), with the
-        item's training count as score.
+        item's training count as score (not re-ranked).
+
+        `rerank` names a re-ranker of :data:`tailwise.rerank.RERANKERS` that picks the k items
+        from each user's top `n_candidates`; `tail_weight` in [0, 1] is its one knob (0 = off)
+        and `seed` seeds the stochastic one (vary it per request to spread exposure).
         """
         idx = self.users.indices(user_ids, missing=-1)
         known = idx >= 0
@@ -72,7 +92,7 @@ class Pipeline:
         scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
         if known.any():
             rows = self.history[idx[known]]
-            recs = self.model.recommend(idx[known], rows, k=k, candidates=candidates)
+            recs = self.retrieve(idx[known], rows, k=k, candidates=candidates, **self._rerank_args(rerank, tail_weight, n_candidates, seed))
             items[known], scores[known] = recs.items, recs.scores
         if (~known).any():
             pop = np.asarray(self.history.sum(axis=0), dtype=np.float32).ravel()
@@ -86,7 +106,14 @@ class Pipeline:
         return UserLists(list(map(str, user_ids)), items, scores, known)
 
     def recommend_history(
-        self, item_ids: list[str], k: int = 10, candidates: np.ndarray | None = None
+        self,
+        item_ids: list[str],
+        k: int = 10,
+        candidates: np.ndarray | None = None,
+        rerank: str | None = None,
+        tail_weight: float = 0.0,
+        n_candidates: int = 300,
+        seed: int = 0,
     ) -> UserLists:
         """Top-k for a new user given only a few item ids (fold-in, no refit).
 
@@ -94,11 +121,19 @@ class Pipeline:
         """
         idx = np.unique(self.items.indices(item_ids))
         row = sp.csr_matrix((np.ones(len(idx), np.float32), (np.zeros(len(idx), int), idx)), shape=(1, len(self.items)))
-        recs = self.model.recommend(np.array([-1]), row, k=k, candidates=candidates)
+        recs = self.retrieve(np.array([-1]), row, k=k, candidates=candidates, **self._rerank_args(rerank, tail_weight, n_candidates, seed))
         return UserLists(["history"], recs.items, recs.scores, np.array([False]))
 
     def recommend_query(
-        self, text: str, k: int = 10, candidates: np.ndarray | None = None, seeds: int = 10
+        self,
+        text: str,
+        k: int = 10,
+        candidates: np.ndarray | None = None,
+        seeds: int = 10,
+        rerank: str | None = None,
+        tail_weight: float = 0.0,
+        n_candidates: int = 300,
+        seed: int = 0,
     ) -> UserLists:
         """Top-k for a free-text query: the `seeds` items whose text is closest to the query
         (by the model's text encoder) become a pseudo-history, which the model folds in."""
@@ -117,8 +152,79 @@ class Pipeline:
         seed_idx, _ = top_k(sims[None, :], seeds)
         seed_idx = seed_idx[0][seed_idx[0] >= 0]
         row = sp.csr_matrix((np.ones(len(seed_idx), np.float32), (np.zeros(len(seed_idx), int), seed_idx)), shape=(1, len(sims)))
-        recs = self.model.recommend(np.array([-1]), row, k=k, exclude_seen=False, candidates=candidates)
+        rr = self._rerank_args(rerank, tail_weight, n_candidates, seed)
+        recs = self.retrieve(np.array([-1]), row, k=k, exclude_seen=False, candidates=candidates, **rr)
         return UserLists(["query"], recs.items, recs.scores, np.array([False]))
+
+    def retrieve(self, users: np.ndarray, rows: sp.csr_matrix, **kwargs) -> Recommendations:
+        """``model.recommend(users, rows, **kwargs)``, or through the ANN index when the pipeline
+        holds one (:func:`tailwise.index.recommend_by_index`, same arguments and rules)."""
+        if self.index is None:
+            return self.model.recommend(users, rows, **kwargs)
+        from tailwise.index import recommend_by_index
+
+        return recommend_by_index(self.model, self.index, users, rows, **kwargs)
+
+    # ------------------------------------------------------------------ re-ranking
+    def rerank_context(self) -> RerankContext:
+        """The re-rankers' view of the catalogue, built once and cached.
+
+        Item popularity comes from the training history, the tail is
+        :func:`~tailwise.data.popularity.tail_mask` (head = 20% most popular items). Item vectors
+        (MMR only) are loaded on first use: the model's text embeddings where it has a text
+        side, otherwise SVD vectors of the training matrix.
+        """
+        if self._rerank_ctx is None:
+            from tailwise.rerank import RerankContext, item_vector_loader
+
+            ctx = RerankContext.from_history(self.history)
+            loader = item_vector_loader(self.model, self.item_text, self.history)
+            self._rerank_ctx = RerankContext(ctx.item_pop, ctx.tail, loader=loader)
+        return self._rerank_ctx
+
+    def _rerank_args(self, name: str | None, tail_weight: float, n_candidates: int, seed: int) -> dict:
+        from tailwise.rerank import make_reranker
+
+        reranker: Reranker | None = make_reranker(name, tail_weight, seed=seed)
+        if reranker is None:
+            return {}
+        return {"rerank": reranker, "rerank_ctx": self.rerank_context(), "n_candidates": n_candidates}
+
+    # ------------------------------------------------------------------ new items
+    def add_items(self, item_ids: list[str], texts: list[str]) -> tuple[int, int]:
+        """Add items by their text, or give known items a new text; returns (added, updated).
+
+        New ids are appended to the catalogue (the id map, the history's columns, the texts)
+        and the model places them from their text at once (text-aware models; the others
+        raise :class:`~tailwise.models.base.ColdStartError` and nothing changes). A known id
+        gets its new text re-embedded and keeps its interactions. For an id given twice the
+        last text counts. All or nothing: the model is grown on a shallow copy that replaces
+        it only when every step succeeded, and no array is written into, so a shallow copy of
+        the pipeline (``copy.copy``) can be grown while the original keeps serving.
+        """
+        import copy
+
+        if len(item_ids) != len(texts):
+            raise ValueError(f"{len(item_ids)} item ids but {len(texts)} texts")
+        given = dict(zip(map(str, item_ids), map(str, texts)))
+        idx = self.items.indices(list(given), missing=-1)
+        new = [(i, t) for (i, t), j in zip(given.items(), idx) if j < 0]
+        old = [(j, t) for (_, t), j in zip(given.items(), idx) if j >= 0]
+        model = copy.copy(self.model)
+        if new:
+            model.add_items([t for _, t in new])
+        if old:
+            model.update_item_texts(np.asarray([j for j, _ in old], dtype=np.int64), [t for _, t in old])
+        text = list(self.item_text)
+        for j, t in old:
+            text[j] = t
+        if new:
+            h = self.history
+            self.history = sp.csr_matrix((h.data, h.indices, h.indptr), shape=(h.shape[0], h.shape[1] + len(new)))
+            self.items = self.items.extend(i for i, _ in new)
+            text += [t for _, t in new]
+        self.model, self.item_text, self._rerank_ctx = model, text, None
+        return len(new), len(old)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
@@ -134,7 +240,12 @@ class Pipeline:
             "ids": {"users": self.users.ids, "items": self.items.ids},
             "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
         }
-        return artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
+        target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
+        if self.index is not None:  # the ANN index goes to target/index (tailwise.index)
+            from tailwise.index import save_pipeline_index
+
+            save_pipeline_index(self.index, target)
+        return target
 
     @classmethod
     def load(cls, directory: str | Path) -> Pipeline:
@@ -150,4 +261,7 @@ class Pipeline:
         history = sp.csr_matrix((h["data"], h["indices"], h["indptr"]), shape=tuple(h["shape"]))
         text = json.loads((directory / "items.json").read_text(encoding="utf-8"))
         meta = {k: v for k, v in manifest.items() if k not in ("model", "params")}
-        return cls(model, IdMap(ids["users"]), IdMap(ids["items"]), history, text, meta)
+        from tailwise.index import pipeline_index
+
+        index = pipeline_index(model, directory)  # the saved ANN index, if any
+        return cls(model, IdMap(ids["users"]), IdMap(ids["items"]), history, text, meta, index=index)

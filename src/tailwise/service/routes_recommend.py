@@ -1,0 +1,74 @@
+"""``GET /recommend``, ``POST /recommend`` and ``GET /similar/{item_id}``: thin routes over
+:class:`~tailwise.service.live.Snapshot`.
+
+The two GET routes are the hot path: a few milliseconds of NumPy on a ready snapshot, so they run
+on the event loop (``async def``) and skip the hand-over to a worker thread and back. ``POST
+/recommend`` may encode a query text, so it runs in the thread pool like the writing routes.
+"""
+
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
+
+from tailwise.service.schemas import (
+    RecommendRequest,
+    RecommendResponse,
+    RerankName,
+    SimilarResponse,
+    check_id,
+)
+from tailwise.service.state import RequestError, ServiceState, UnknownItemError
+
+ERRORS = {code: {"model": dict, "description": text} for code, text in (
+    (404, "unknown item id"), (413, "body too large"), (422, "invalid request"),
+)}  # fmt: skip
+
+
+def router(state: ServiceState) -> APIRouter:
+    """The recommending routes of one service."""
+    s = state.settings
+    r = APIRouter(tags=["recommend"])
+    K = Annotated[int, Query(ge=1, le=s.max_k, description="list length")]
+    Weight = Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="re-ranker knob, 0 = off")]
+
+    @r.get("/recommend", response_model=RecommendResponse, responses=ERRORS)
+    async def recommend_user(
+        user_id: Annotated[str, AfterValidator(check_id), Query(description="the user's id")],
+        k: K = 10,
+        tail_weight: Weight = 0.0,
+        rerank: Annotated[RerankName, Query(description="re-ranker used when tail_weight > 0")] = "xquad",
+    ) -> JSONResponse:
+        """Top-k for a user: training history plus feedback so far; unknown users without
+        feedback get the most popular items (``known: false``)."""
+        live = state.live
+        return JSONResponse(live.for_user(user_id, s.user_key(user_id), k, rerank, tail_weight, s.n_candidates))
+
+    @r.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
+    def recommend_history(body: RecommendRequest) -> JSONResponse:
+        """Top-k for an ad-hoc history (item ids) and/or a free-text query, without refitting."""
+        if body.k > s.max_k:
+            raise RequestError(f"k must be at most {s.max_k}, not {body.k}")
+        history = body.history or []
+        if len(history) > s.max_history:
+            raise RequestError(f"history may hold at most {s.max_history} item ids, not {len(history)}")
+        if body.query and len(body.query) > s.max_text_chars:
+            raise RequestError(f"query may have at most {s.max_text_chars} characters, not {len(body.query)}")
+        live = state.live
+        idx = live.pipe.items.indices(history, missing=-1)
+        if (idx < 0).any():
+            n = int((idx < 0).argmax())
+            raise UnknownItemError(f"history[{n}]: unknown item {history[n]!r}")
+        return JSONResponse(live.for_history(idx, body.query, body.k, body.rerank, body.tail_weight, s.n_candidates))
+
+    @r.get("/similar/{item_id:path}", response_model=SimilarResponse, responses=ERRORS)
+    async def similar(item_id: Annotated[str, AfterValidator(check_id), Path()], k: K = 10) -> JSONResponse:
+        """The k items most like an item, by the model's own item relations."""
+        live = state.live
+        if (j := live.item_index(item_id)) < 0:
+            raise UnknownItemError(f"unknown item {item_id!r}")
+        return JSONResponse(live.similar(j, k))
+
+    return r

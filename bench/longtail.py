@@ -39,7 +39,7 @@ def main() -> None:
     from tailwise.data.splits import cold_items, random_holdout
     from tailwise.eval.evaluator import EvalContext, evaluate_model
     from tailwise.models import MODELS, make_model
-    from tailwise.models.textside import TextSide
+    from tailwise.text.side import TextSide
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default=",".join(LOADERS))

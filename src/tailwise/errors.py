@@ -59,3 +59,8 @@ class MissingExtraError(TailwiseError, ImportError):
 
 class NotFittedError(TailwiseError, RuntimeError):
     """A model was used before `fit` was called."""
+
+
+class ColdStartError(TailwiseError, TypeError):
+    """The model cannot score items it knows only by their text (it has no text side, or its
+    encoder is fitted on the catalogue)."""

@@ -6,12 +6,16 @@ import argparse
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tailwise.artifacts import atomic_write_text
 from tailwise.cli.common import console, read_id_lines, status
 from tailwise.errors import DataError
+
+if TYPE_CHECKING:
+    from tailwise.rerank import Exposure
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,22 +50,15 @@ def add_rerank_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rerank-seed", type=int, default=0, metavar="SEED", help="seed of the stochastic re-ranker: vary it to spread exposure over repeated runs (default: 0)")
 
 
-def rerank_choice(args: argparse.Namespace) -> tuple[str | None, float]:
-    """(re-ranker name, tail weight) from the options, checked: a clear error for bad values."""
-    from tailwise.rerank import make_reranker
+def exposure_from_args(args: argparse.Namespace) -> Exposure:
+    """The exposure settings of --rerank, --tail-weight, --n-candidates and --rerank-seed,
+    checked: a clear error for bad values."""
+    from tailwise.rerank import Exposure
 
-    name = args.rerank.strip().lower() if args.rerank else None
-    if name == "none":
-        name = None
-    if name is None and args.tail_weight not in (None, 0.0):
-        raise DataError("--tail-weight needs --rerank NAME (xquad, calibrated, mmr or stochastic)")
-    weight = 0.5 if args.tail_weight is None else args.tail_weight
-    if name is None:
-        weight = 0.0
-    if args.n_candidates < 1:
-        raise DataError(f"--n-candidates must be at least 1, not {args.n_candidates}")
-    make_reranker(name, weight)  # unknown name or weight outside [0, 1]: ValueError naming the choices
-    return name, weight
+    try:
+        return Exposure.parse(args.rerank, args.tail_weight, n_candidates=args.n_candidates, seed=args.rerank_seed)
+    except ValueError as exc:
+        raise DataError(f"--rerank/--tail-weight/--n-candidates: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise DataError(f"--k must be at least 1, not {args.k}")
-    rerank, tail_weight = rerank_choice(args)
-    rr = {"rerank": rerank, "tail_weight": tail_weight, "n_candidates": args.n_candidates, "seed": args.rerank_seed}
+    rr = {"exposure": exposure_from_args(args)}
     with status("Loading the model"):
         pipe = Pipeline.load(args.model_dir)
     candidates = _candidates(args.candidates, pipe) if args.candidates else None

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split
 from tailwise.eval import metrics as M
-from tailwise.models.base import Recommendations, Recommender
+from tailwise.models.base import Recommender
+from tailwise.ranking import Recommendations
 
 log = logging.getLogger(__name__)
 

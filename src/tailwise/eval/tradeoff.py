@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from tailwise.eval.evaluator import EvalContext
-from tailwise.models.base import Recommendations, Recommender
+from tailwise.models.base import Recommender
+from tailwise.ranking import Recommendations
 from tailwise.rerank import RerankContext, Reranker, item_vector_loader, make_reranker
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 """Vector indexes behind one interface: exact scoring and approximate nearest neighbours.
 
-Models whose scores are dot products of a user vector and item vectors (ALS, BPR, the adapter)
+Models whose scores are dot products of a user vector and item vectors (ALS, BPR, the adapter,
+twotower)
 expose ``user_factors(users, rows)`` and ``item_factors()``. An index over the item vectors
 then answers top-k queries: :class:`ExactIndex` scores every item (NumPy), :class:`ANNIndex`
 walks an HNSW graph (faiss, the ``ann`` extra) and re-scores its candidates exactly.
@@ -15,11 +16,9 @@ from tailwise.index.exact import ExactIndex
 from tailwise.index.retrieval import (
     DEFAULT_THRESHOLD,
     choose_kind,
-    has_factors,
     load_index,
     make_index,
     pipeline_index,
-    recommend_by_index,
     save_pipeline_index,
 )
 
@@ -28,6 +27,5 @@ INDEXES: dict[str, type[VectorIndex]] = {cls.kind: cls for cls in (ExactIndex, A
 
 __all__ = [
     "DEFAULT_THRESHOLD", "INDEXES", "ANNIndex", "ExactIndex", "VectorIndex", "choose_kind",
-    "has_factors", "load_index", "make_index", "pipeline_index", "recommend_by_index",
-    "save_pipeline_index",
+    "load_index", "make_index", "pipeline_index", "save_pipeline_index",
 ]  # fmt: skip

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise import artifacts
-from tailwise.models.base import top_k
+from tailwise.ranking import top_k
 
 log = logging.getLogger(__name__)
 

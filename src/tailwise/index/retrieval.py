@@ -1,13 +1,11 @@
-"""Choosing an index, and recommending through one for models that score by dot products.
+"""Choosing an index for a model, and keeping it in the model directory.
 
-A model "has factors" when it exposes ``user_factors(users, rows)`` and ``item_factors()``
-with ``scores = user_factors @ item_factors().T`` (ALS, BPR, the adapter). For such a model
-:func:`recommend_by_index` returns what ``model.recommend`` returns, exactly with an
-:class:`~tailwise.index.ExactIndex` and approximately (same rules, exact scores) with an
-:class:`~tailwise.index.ANNIndex`.
-
-:class:`~tailwise.pipeline.Pipeline` holds an ANN index when the catalogue has at least
-:data:`DEFAULT_THRESHOLD` items (:func:`pipeline_index`); below that its model scores every
+A dot-product model (:class:`~tailwise.models.base.VectorModel`: ALS, BPR, the adapter,
+twotower) exposes ``user_factors(users, rows)`` and ``item_factors()`` with
+``scores = user_factors @ item_factors().T``. :class:`~tailwise.pipeline.Pipeline` holds an ANN
+index over its item vectors when the catalogue has at least :data:`DEFAULT_THRESHOLD` items
+(:func:`pipeline_index`), and its candidate stage then searches the index instead of scoring
+every item (same rules, exact scores of the items found). Below that the model scores every
 item, which is exact and fast enough. The index is saved in the model directory's ``index/``
 folder and reloaded with it.
 """
@@ -19,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from tailwise.errors import MissingExtraError
 from tailwise.index.ann import ANNIndex
 from tailwise.index.base import VectorIndex
 from tailwise.index.exact import ExactIndex
-from tailwise.models.base import Recommendations
+from tailwise.models.base import is_vector_model
 
 log = logging.getLogger(__name__)
 
@@ -89,61 +86,6 @@ def load_index(directory: str | Path) -> VectorIndex:
     return VectorIndex.load(directory)
 
 
-def has_factors(model: object) -> bool:
-    """Whether `model` scores by ``user_factors(users, rows) @ item_factors().T``."""
-    return callable(getattr(model, "user_factors", None)) and callable(getattr(model, "item_factors", None))
-
-
-def recommend_by_index(
-    model: Any,
-    index: VectorIndex,
-    users: np.ndarray,
-    rows: sp.csr_matrix,
-    k: int = 10,
-    candidates: np.ndarray | None = None,
-    exclude_seen: bool = True,
-    rerank: Any = None,
-    rerank_ctx: Any = None,
-    n_candidates: int = 300,
-) -> Recommendations:
-    """Top-k for users of a factor model, retrieved through `index`.
-
-    Same arguments and rules as :meth:`tailwise.models.base.Recommender.recommend`: items in
-    a user's row are never returned (when `exclude_seen`), only `candidates` when given; with
-    a re-ranker, the index retrieves each user's top `n_candidates` and the re-ranker picks k.
-    The index first follows the model's item vectors (:meth:`VectorIndex.sync`): items added
-    since it was built join it, items whose vectors changed are updated. An index that holds
-    more items than the model (shared with a newer copy of the model that has grown) returns
-    only the model's items.
-    """
-    if not has_factors(model):
-        raise TypeError(f"{type(model).__name__} has no user_factors/item_factors; use model.recommend")
-    if rerank is not None and rerank_ctx is None:
-        raise ValueError("rerank needs rerank_ctx, a tailwise.rerank.RerankContext")
-    users = np.asarray(users, dtype=np.int64)
-    rows = sp.csr_matrix(rows)
-    if rows.shape[0] != len(users):
-        raise ValueError(f"rows must have one row per user ({len(users)}), not {rows.shape[0]}")
-    item_vectors = model.item_factors()
-    n_model = len(item_vectors)
-    n_first = max(k, n_candidates) if rerank is not None else k
-    queries = model.user_factors(users, rows)
-    with index._guard:  # sync and search as one step: no other model's vectors in between
-        index.sync(item_vectors)
-        allowed = None
-        if candidates is not None or index.n_items > n_model:
-            allowed = np.zeros(index.n_items, dtype=bool)
-            if candidates is None:
-                allowed[:n_model] = True
-            else:
-                allowed[np.asarray(candidates, dtype=np.int64)] = True
-                allowed[n_model:] = False
-        items, scores = index.search(queries, n_first, rows if exclude_seen else None, allowed)
-    if rerank is not None:
-        items, scores = rerank.rerank(items, scores, rows, k, rerank_ctx)
-    return Recommendations(items, scores)
-
-
 def pipeline_index(
     model: object, directory: str | Path | None = None, kind: str = "auto", threshold: int | None = None
 ) -> VectorIndex | None:
@@ -152,9 +94,9 @@ def pipeline_index(
     The index saved in ``directory/index`` is used when it matches the model's item vectors;
     otherwise one is built when `kind` (by default the catalogue size, see :func:`choose_kind`)
     calls for ANN; `threshold` defaults to :data:`DEFAULT_THRESHOLD`, read at call time.
-    Models without factors always return None.
+    Models that are not dot-product models always return None.
     """
-    if not has_factors(model):
+    if not is_vector_model(model):
         return None
     vectors = model.item_factors()
     saved = None if directory is None else Path(directory) / INDEX_DIR

@@ -2,7 +2,7 @@
 
 The behaviour space is spanned by the top eigenvectors of the popularity-normalised item
 co-occurrence matrix (``V``, PureSVD-style item factors learned from interactions). A kernel
-ridge regression over the item-text views (:mod:`tailwise.models.itemfeatures`) predicts each
+ridge regression over the item-text views (:mod:`tailwise.text.features`) predicts each
 item's ``V`` row from its text alone, so *every* item, including items without any interaction,
 gets a behaviour-space vector ``v_hat_i``. The text encoder stays frozen.
 
@@ -18,10 +18,11 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from tailwise.data.dataset import Dataset
-from tailwise.models.base import ColdStartError, Recommender
+from tailwise.models.base import Recommender
 from tailwise.models.ease import item_gram
-from tailwise.models.itemfeatures import ItemFeatures
-from tailwise.models.textside import TextSide, needs_catalogue
+from tailwise.models.relations import VectorRelations
+from tailwise.text.features import ItemFeatures
+from tailwise.text.side import TextSide
 
 
 def behaviour_factors(
@@ -118,8 +119,11 @@ class Adapter(Recommender):
         self.cache_dir = cache_dir
         self.random_state = random_state
 
-    def text_side(self) -> TextSide:
-        return TextSide(self.encoder, self.max_tokens, self.cache_dir)
+    def text_side(self, progress: bool = True) -> TextSide:
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress)
+
+    def item_relations(self) -> VectorRelations:
+        return VectorRelations(self.item_vectors_)
 
     def _fit(
         self, train: sp.csr_matrix, dataset: Dataset, gram: tuple[np.ndarray, np.ndarray] | None = None
@@ -168,20 +172,19 @@ class Adapter(Recommender):
 
     def vectors_for_texts(self, texts: list[str]) -> np.ndarray:
         """Behaviour-space vectors of new items from their text alone (no refit)."""
+        return self._vectors(texts, progress=True)
+
+    def _vectors(self, texts: list[str], progress: bool) -> np.ndarray:
         self._check_fitted()
         state = {k: getattr(self, f"text_{k}_") for k in self.text_state_.tolist()}
-        feats = self.text_side().features_like(texts, state)
+        feats = self.text_side(progress).features_like(texts, state)
         return (feats.kernel(self._anchors()) @ self.dual_).astype(np.float32)
 
     # ------------------------------------------------------------------ new items
     def _place(self, texts: list[str]) -> np.ndarray:
         """:meth:`vectors_for_texts` without a progress bar, for items added while serving."""
-        self._check_fitted()
-        if needs_catalogue(self.encoder):
-            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
-        state = {k: getattr(self, f"text_{k}_") for k in self.text_state_.tolist()}
-        side = TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False)
-        return (side.features_like(texts, state).kernel(self._anchors()) @ self.dual_).astype(np.float32)
+        self.text_side(progress=False).require_placeable()
+        return self._vectors(texts, progress=False)
 
     def add_items(self, texts: list[str]) -> None:
         """Append items placed by their text: ``v_hat`` from :meth:`vectors_for_texts`.

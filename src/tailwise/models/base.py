@@ -10,79 +10,43 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.errors import NotFittedError, TailwiseError
+from tailwise.errors import ColdStartError, NotFittedError
+from tailwise.ranking import Recommendations, top_k
 
 if TYPE_CHECKING:
-    from tailwise.rerank import RerankContext, Reranker
+    from tailwise.models.relations import Relations
+    from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
 
 
-class ColdStartError(TailwiseError, TypeError):
-    """The model cannot score items it knows only by their text (it has no text side)."""
+@runtime_checkable
+class VectorModel(Protocol):
+    """A model whose scores are dot products: ``score(u, i) = user_factors[u] . item_factors[i]``.
 
-
-@dataclass(frozen=True)
-class Recommendations:
-    """Top-k lists for a batch of users: item indices and scores, ``-1`` / ``-inf`` padded.
-
-    Rows are users in the order asked; columns are ranks 1..k. A row is padded when fewer than
-    k items are recommendable (small catalogue, strict whitelist).
+    ALS, BPR, the adapter and twotower follow it, so the pipeline can retrieve their candidates
+    through a vector index (exact or ANN, :mod:`tailwise.index`) instead of scoring every item.
     """
 
-    items: np.ndarray  # int64 [n_users, k]
-    scores: np.ndarray  # float32 [n_users, k]
+    def user_factors(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """User vectors float32 [len(users), d]; unknown users are folded in from `rows`."""
+        ...
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the k largest scores per row, best first; ``-inf`` becomes ``-1``.
-
-    Ties are broken by the lower item index, so results are deterministic.
-
-    Examples
-    --------
-    >>> idx, val = top_k(np.array([[0.25, 0.75, 0.5], [1.0, -np.inf, 1.0]]), 2)
-    >>> idx.tolist(), val.tolist()
-    ([[1, 2], [0, 2]], [[0.75, 0.5], [1.0, 1.0]])
-    >>> top_k(np.array([[0.5, -np.inf]]), 3)[0].tolist()  # padded when too few items
-    [[0, -1, -1]]
-    """
-    n, m = scores.shape
-    k_eff = min(k, m)
-    if k_eff < m:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        part = np.tile(np.arange(m), (n, 1))
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
-    idx = np.take_along_axis(part, order, axis=1)
-    vals = np.take_along_axis(vals, order, axis=1)
-    if k_eff < m:  # argpartition may split ties arbitrarily at the boundary: settle them
-        idx, vals = _settle_boundary_ties(scores, idx, vals)
-    idx = np.where(np.isneginf(vals), -1, idx)
-    if k_eff < k:
-        idx = np.pad(idx, ((0, 0), (0, k - k_eff)), constant_values=-1)
-        vals = np.pad(vals, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
-    return idx.astype(np.int64), vals.astype(np.float32)
+    def item_factors(self) -> np.ndarray:
+        """Item vectors float32 [n_items, d] (the fitted array itself, not a copy)."""
+        ...
 
 
-def _settle_boundary_ties(scores, idx, vals):
-    last = vals[:, -1:]
-    rows = np.flatnonzero((scores == last).sum(axis=1) > (vals == last).sum(axis=1))
-    for r in rows:  # rare: only rows whose k-th score is tied with an item left out
-        order = np.lexsort((np.arange(scores.shape[1]), -scores[r]))[: idx.shape[1]]
-        idx[r], vals[r] = order, scores[r, order]
-    return idx, vals
+def is_vector_model(model: object) -> bool:
+    """Whether `model` follows :class:`VectorModel` (it scores by dot products)."""
+    return isinstance(model, VectorModel)
 
 
 class Recommender:
@@ -120,6 +84,49 @@ class Recommender:
         if not hasattr(self, "n_items_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(dataset) first")
 
+    def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Dense float32 scores ``[len(users), n_items]`` of users given by index and history
+        row (an index ``>= n_users_`` or ``-1`` is folded in from its row alone); higher is better."""
+        self._check_fitted()
+        return np.asarray(self._score(np.asarray(users, dtype=np.int64), sp.csr_matrix(user_items)), dtype=np.float32)
+
+    def score_batches(
+        self,
+        users: np.ndarray,
+        user_items: sp.csr_matrix,
+        exclude_seen: bool = True,
+        candidates: np.ndarray | None = None,
+        batch_size: int = 1024,
+    ) -> Iterator[tuple[slice, sp.csr_matrix, np.ndarray]]:
+        """``(users slice, history rows, scores)`` per batch of users, with ``-inf`` for the
+        items that may not be recommended: those in the user's row (when `exclude_seen`) and
+        those outside `candidates` (a whitelist of item indices, when given).
+
+        The masked scores are what every candidate stage selects from (the model's own top-k in
+        :meth:`recommend`, the pipeline's two-stage lists).
+        """
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        if user_items.shape != (len(users), self.n_items_):
+            raise ValueError(
+                f"user_items must have shape ({len(users)}, {self.n_items_}), not {user_items.shape}"
+            )
+        user_items = sp.csr_matrix(user_items)
+        allowed = None
+        if candidates is not None:
+            allowed = np.zeros(self.n_items_, dtype=bool)
+            allowed[np.asarray(candidates, dtype=np.int64)] = True
+        for start in range(0, len(users), batch_size):
+            sl = slice(start, start + batch_size)
+            rows = user_items[sl]
+            scores = np.array(self._score(users[sl], rows), dtype=np.float32, copy=True)
+            if exclude_seen:
+                r, c = rows.nonzero()
+                scores[r, c] = -np.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -np.inf
+            yield sl, rows, scores
+
     def recommend(
         self,
         users: np.ndarray,
@@ -128,16 +135,10 @@ class Recommender:
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
         batch_size: int = 1024,
-        rerank: Reranker | None = None,
-        rerank_ctx: RerankContext | None = None,
-        n_candidates: int = 300,
     ) -> Recommendations:
-        """Top-k items for each user.
-
-        Without `rerank` the model's own top-k is returned. With a re-ranker, recommending has
-        two stages: each user's top `n_candidates` items by score are the candidates, and the
-        re-ranker picks the final k from them (instead of the model's own list shaping, such as
-        the hybrid's tail slots).
+        """The model's own top-k by score for each user (no re-ranking: that is a stage of
+        :class:`tailwise.pipeline.Pipeline`, which also applies the model's
+        :meth:`default_exposure`).
 
         Parameters
         ----------
@@ -149,53 +150,36 @@ class Recommender:
             the items never to recommend.
         candidates : int array, optional
             Whitelist: only these items may be recommended.
-        rerank : Reranker, optional
-            Second stage (see :mod:`tailwise.rerank`); needs `rerank_ctx`.
-        rerank_ctx : RerankContext, optional
-            Item popularity, tail mask and item vectors the re-ranker uses.
-        n_candidates : int
-            Candidates per user handed to the re-ranker (default 300; at least k are used).
         """
-        self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        if user_items.shape != (len(users), self.n_items_):
-            raise ValueError(
-                f"user_items must have shape ({len(users)}, {self.n_items_}), not {user_items.shape}"
-            )
         if k < 1:
             raise ValueError(f"k must be at least 1, not {k}")
-        if rerank is not None and rerank_ctx is None:
-            raise ValueError("rerank needs rerank_ctx, a tailwise.rerank.RerankContext")
-        n_first = max(k, n_candidates) if rerank is not None else k
-        user_items = sp.csr_matrix(user_items)
-        allowed = None
-        if candidates is not None:
-            allowed = np.zeros(self.n_items_, dtype=bool)
-            allowed[np.asarray(candidates, dtype=np.int64)] = True
         out_items, out_scores = [], []
-        for start in range(0, len(users), batch_size):
-            sl = slice(start, start + batch_size)
-            rows = user_items[sl]
-            scores = np.array(self._score(users[sl], rows), dtype=np.float32, copy=True)
-            if exclude_seen:
-                r, c = rows.nonzero()
-                scores[r, c] = -np.inf
-            if allowed is not None:
-                scores[:, ~allowed] = -np.inf
-            if rerank is None:
-                idx, val = self._select(scores, rows, k)
-            else:  # the top-N by score are the candidates; the re-ranker shapes the list
-                idx, val = top_k(scores, n_first)
-                idx, val = rerank.rerank(idx, val, rows, k, rerank_ctx)
+        for _, _, scores in self.score_batches(users, user_items, exclude_seen, candidates, batch_size):
+            idx, val = top_k(scores, k)
             out_items.append(idx)
             out_scores.append(val)
         if not out_items:
             return Recommendations(np.empty((0, k), np.int64), np.empty((0, k), np.float32))
         return Recommendations(np.vstack(out_items), np.vstack(out_scores))
 
-    def _select(self, scores: np.ndarray, rows: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pick each row's list from masked scores; models that shape lists override this."""
-        return top_k(scores, k)
+    # ------------------------------------------------------------------ what the stages read
+    def default_exposure(self) -> dict[str, object] | None:
+        """The re-ranking stage the pipeline applies when the caller names none, as the keyword
+        arguments of :class:`tailwise.rerank.Exposure` (None: the model's top-k as it is).
+
+        A model declares its list shaping here instead of doing it itself (the hybrid's
+        calibrated tail slots)."""
+        return None
+
+    def text_side(self, progress: bool = True) -> TextSide | None:
+        """The model's language side (encoder, token budget, embedding cache), or None for
+        models that read no item text."""
+        return None
+
+    def item_relations(self) -> Relations | None:
+        """The item-to-item affinity the model scores with (explanations, similar items), or
+        None when it has none of its own (the caller then uses co-occurrence)."""
+        return None
 
     # ------------------------------------------------------------------ new items (cold start)
     def add_items(self, texts: list[str]) -> None:

@@ -6,8 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.models.base import ColdStartError, Recommender
-from tailwise.models.textside import TextSide, needs_catalogue
+from tailwise.models.base import Recommender
+from tailwise.models.relations import VectorRelations
+from tailwise.ranking import normalise_rows
+from tailwise.text.side import TextSide
 
 PROFILES = ("mean", "max")
 
@@ -44,14 +46,18 @@ class Content(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, not {self.profile!r}")
-        self.embeddings_ = TextSide(self.encoder, self.max_tokens, self.cache_dir).embed(dataset.texts())
+        self.embeddings_ = self.text_side().embed(dataset.texts())
 
     # ------------------------------------------------------------------ new items
     def _embed_new(self, texts: list[str]) -> np.ndarray:
         self._check_fitted()
-        if needs_catalogue(self.encoder):
-            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
-        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False).embed(texts)
+        return self.text_side(progress=False).embed_new(texts)
+
+    def text_side(self, progress: bool = True) -> TextSide:
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress)
+
+    def item_relations(self) -> VectorRelations:
+        return VectorRelations(self.embeddings_)
 
     def add_items(self, texts: list[str]) -> None:
         """Append items by their text: their embeddings join the catalogue (see the base class)."""
@@ -68,9 +74,7 @@ class Content(Recommender):
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         emb = self.embeddings_
         if self.profile == "mean":
-            prof = np.asarray(rows @ emb, dtype=np.float32)
-            prof /= np.maximum(np.linalg.norm(prof, axis=1, keepdims=True), 1e-12)
-            return prof @ emb.T
+            return normalise_rows(rows @ emb) @ emb.T
         out = np.full((rows.shape[0], len(emb)), -1.0, dtype=np.float32)
         for r in range(rows.shape[0]):
             hist = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]

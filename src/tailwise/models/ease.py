@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.relations import EaseRelations
 
 
 def item_gram(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -69,3 +70,7 @@ class EASE(Recommender):
         scores = np.zeros((rows.shape[0], self.n_items_), dtype=np.float32)
         scores[:, self.active_] = rows[:, self.active_] @ self.weights_
         return scores
+
+    def item_relations(self) -> EaseRelations:
+        self._check_fitted()
+        return EaseRelations(self.weights_, self.active_, int(self.n_items_))

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from tailwise._compat import require
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.relations import VectorRelations
 
 
 class _FactorModel(Recommender):
@@ -56,6 +57,9 @@ class _FactorModel(Recommender):
         """Item vectors float32 [n_items, d] (the fitted array itself, not a copy)."""
         self._check_fitted()
         return self.item_factors_
+
+    def item_relations(self) -> VectorRelations:
+        return VectorRelations(self.item_factors_)
 
 
 class ALS(_FactorModel):

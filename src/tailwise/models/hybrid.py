@@ -8,11 +8,12 @@ Scores of the two sides are standardised per user (z-scores over the catalogue),
 - ``"blend"``: ``(1 - alpha) z_cf + alpha z_lm`` for every item.
 - ``"rrf"``: reciprocal-rank fusion ``1 / (60 + rank_cf) + 1 / (60 + rank_lm)``.
 
-Then each user's list gives the long tail a share that follows the user's own taste
-(calibration, after Steck 2018): ``m_u = round(tail_share * k * t_u)`` of the k slots, with
-``t_u`` the tail share of the user's history (clipped to at least one slot and half the list),
-go to the user's best-scored tail items, placed after the ``k - m_u`` best items overall.
-``tail_share = 0`` turns this off.
+The model scores; it does not shape lists. Its default exposure stage, which the pipeline
+applies when no other re-ranker is asked for, gives the long tail a share of each list that
+follows the user's own taste (:class:`tailwise.rerank.TailSlots`, calibration after Steck
+2018): ``m_u = round(tail_share * k * t_u)`` of the k slots, with ``t_u`` the tail share of the
+user's history (clipped to at least one slot and half the list), go to the user's best-scored
+tail items. ``tail_share = 0`` turns this off.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.data.popularity import tail_mask
 from tailwise.models.adapter import Adapter
-from tailwise.models.base import Recommender, top_k
+from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, item_gram
+from tailwise.models.relations import Relations
+from tailwise.text.side import TextSide
 
 FUSIONS = ("gate", "blend", "rrf")
 
@@ -159,47 +161,21 @@ class Hybrid(Recommender):
         w = (1 - self.alpha) * p
         return w * zc + (1 - w) * zl
 
-    def _tail(self) -> np.ndarray:
-        """The tail mask of the items, computed once per ``item_counts_`` array (not per request)."""
-        cached = getattr(self, "_tail_cache", None)
-        if cached is None or cached[0] is not self.item_counts_:
-            cached = (self.item_counts_, tail_mask(self.item_counts_, self.head_share))
-            self._tail_cache = cached
-        return cached[1]
-
-    def tail_slots(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
-        """How many of each user's k slots go to the tail: ``round(tail_share * k * t_u)``."""
-        tail = self._tail()
-        hist = np.asarray(rows.sum(axis=1)).ravel()
-        t_u = np.asarray(rows[:, tail].sum(axis=1)).ravel() / np.maximum(hist, 1)
-        return np.clip(np.rint(self.tail_share * k * t_u), 1, k // 2).astype(int)
-
-    def _select(self, scores: np.ndarray, rows: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k, then make sure each list holds at least ``m_u`` tail items.
-
-        Missing tail items replace the lowest-scored head items; the list stays sorted by score.
-        """
-        idx, val = top_k(scores, k)
+    # ------------------------------------------------------------------ what the stages read
+    def default_exposure(self) -> dict[str, object] | None:
+        """The calibrated tail slots (:class:`tailwise.rerank.TailSlots`) with ``tail_share`` as
+        the knob, or None when ``tail_share`` is 0."""
         if self.tail_share <= 0:
-            return idx, val
-        tail = self._tail()
-        m_u = self.tail_slots(rows, k)
-        in_list = np.where(idx >= 0, tail[np.maximum(idx, 0)], False)
-        need = np.maximum(m_u - in_list.sum(axis=1), 0)
-        if not need.any():
-            return idx, val
-        t_idx, t_val = top_k(np.where(tail[None, :], scores, -np.inf), k)
-        for r in np.flatnonzero(need):
-            listed = set(idx[r].tolist())
-            extra = [(i, v) for i, v in zip(t_idx[r], t_val[r]) if i >= 0 and i not in listed][: need[r]]
-            head_pos = [j for j in range(k) if idx[r, j] >= 0 and not in_list[r, j]]
-            keep = [j for j in range(k) if idx[r, j] >= 0 and j not in head_pos[len(head_pos) - len(extra):]]
-            merged = [(idx[r, j], val[r, j]) for j in keep] + extra
-            merged.sort(key=lambda p: (-p[1], p[0]))
-            idx[r], val[r] = -1, -np.inf
-            for j, (i, v) in enumerate(merged):
-                idx[r, j], val[r, j] = i, v
-        return idx, val
+            return None
+        return {"rerank": "tailslots", "tail_weight": self.tail_share, "head_share": self.head_share}
+
+    def text_side(self, progress: bool = True) -> TextSide:
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress)
+
+    def item_relations(self) -> Relations:
+        """The adapter's text-predicted behaviour vectors: cosine between them."""
+        self._check_fitted()
+        return self.adapter_.item_relations()
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> dict[str, np.ndarray]:

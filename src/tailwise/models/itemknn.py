@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.relations import KnnRelations
 
 
 class ItemKNN(Recommender):
@@ -61,7 +62,14 @@ class ItemKNN(Recommender):
         )
         self.sim_data_, self.sim_indices_, self.sim_indptr_ = sim.data, sim.indices, sim.indptr
 
-    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+    def similarities(self) -> sp.csr_matrix:
+        """The shrunk cosine similarities kept per item, ``S[j, i]`` (row j: j's neighbours)."""
+        self._check_fitted()
         n = self.n_items_
-        sim = sp.csr_matrix((self.sim_data_, self.sim_indices_, self.sim_indptr_), shape=(n, n))
-        return np.asarray((rows @ sim).toarray(), dtype=np.float32)
+        return sp.csr_matrix((self.sim_data_, self.sim_indices_, self.sim_indptr_), shape=(n, n))
+
+    def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((rows @ self.similarities()).toarray(), dtype=np.float32)
+
+    def item_relations(self) -> KnnRelations:
+        return KnnRelations(self.similarities())

@@ -19,8 +19,10 @@ import scipy.sparse as sp
 
 from tailwise._compat import require
 from tailwise.data.dataset import Dataset
+from tailwise.errors import ColdStartError
 from tailwise.models.base import Recommender
-from tailwise.models.textside import TextSide
+from tailwise.models.relations import VectorRelations
+from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +175,7 @@ class TwoTower(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         self._check_params()
         torch = require("torch", "The twotower model")
-        text = TextSide(self.encoder, self.max_tokens, self.cache_dir, self.progress)
-        emb = text.embed(dataset.texts())
+        emb = self.text_side().embed(dataset.texts())
         train = sp.csr_matrix(train, dtype=np.float32)
         train.sort_indices()
         with _torch_settings(torch, self.threads, self.random_state):
@@ -199,6 +200,22 @@ class TwoTower(Recommender):
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(rows) @ self.item_vectors_.T
 
+    def user_factors(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """User vectors with ``scores = user_factors @ item_factors().T`` (:class:`VectorModel`):
+        the user tower over each history row."""
+        return self.user_vectors(rows)
+
+    def item_factors(self) -> np.ndarray:
+        """The item tower's outputs ``item_vectors_`` (not a copy)."""
+        self._check_fitted()
+        return self.item_vectors_
+
+    def text_side(self, progress: bool = True) -> TextSide:
+        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress and self.progress)
+
+    def item_relations(self) -> VectorRelations:
+        return VectorRelations(self.item_vectors_)
+
     # ------------------------------------------------------------------ new items (NumPy only)
     def _item_tower(self, emb: np.ndarray) -> np.ndarray:
         """``MLP_I(e)``: the text part of item vectors."""
@@ -206,15 +223,10 @@ class TwoTower(Recommender):
         return (h @ self.item_w2_ + self.item_b2_).astype(np.float32)
 
     def _embed_new(self, texts: list[str]) -> np.ndarray:
-        from tailwise.models.base import ColdStartError
-        from tailwise.models.textside import needs_catalogue
-
         self._check_fitted()
         if not hasattr(self, "item_w1_"):
             raise ColdStartError("this twotower model was saved without its item tower; refit it to add items")
-        if needs_catalogue(self.encoder):
-            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
-        return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress=False).embed(texts)
+        return self.text_side(progress=False).embed_new(texts)
 
     def add_items(self, texts: list[str]) -> None:
         """Append items by their text: ``v_i = MLP_I(e_i)`` (no evidence yet, so ``g_i = 0``

@@ -10,20 +10,25 @@ xquad      head and tail as aspects to cover (Abdollahpouri 2019)  xQuAD lambda
 calibrated list mix = user's head/mid/tail mix (Steck 2018)        calibration strength
 mmr        diversity by item-vector similarity (Carbonell 1998)    MMR diversity weight
 stochastic Plackett-Luce draws over the scores (Singh 2019)        softmax temperature
+tailslots  calibrated tail slots in each list (the hybrid's default) share of tail slots
 ========== ======================================================= ==========================
+
+:class:`Exposure` carries the settings (re-ranker, knob, candidates, seed) to the pipeline's
+re-ranking stage.
 """
 
 from __future__ import annotations
 
-from tailwise.rerank.base import RerankContext, Reranker, check_weight
+from tailwise.rerank.base import RerankContext, Reranker
 from tailwise.rerank.calibrated import Calibrated
+from tailwise.rerank.exposure import Exposure
 from tailwise.rerank.mmr import MMR
 from tailwise.rerank.stochastic import Stochastic
-from tailwise.rerank.vectors import item_vector_loader
+from tailwise.rerank.tailslots import TailSlots
 from tailwise.rerank.xquad import XQuAD
 
 #: re-ranker name (as used by the CLI, the pipeline and the sweep) -> class
-RERANKERS: dict[str, type[Reranker]] = {cls.name: cls for cls in (XQuAD, Calibrated, MMR, Stochastic)}
+RERANKERS: dict[str, type[Reranker]] = {cls.name: cls for cls in (XQuAD, Calibrated, MMR, Stochastic, TailSlots)}
 
 
 def make_reranker(name: str | None, tail_weight: float, seed: int = 0) -> Reranker | None:
@@ -38,20 +43,12 @@ def make_reranker(name: str | None, tail_weight: float, seed: int = 0) -> Rerank
     >>> make_reranker("shuffle", 0.5)
     Traceback (most recent call last):
     ...
-    ValueError: unknown re-ranker 'shuffle'; choose from none, xquad, calibrated, mmr, stochastic
+    ValueError: unknown re-ranker 'shuffle'; choose from none, xquad, calibrated, mmr, stochastic, tailslots
     """
-    check_weight(tail_weight)
-    if name is None or name.lower() == "none":
-        return None
-    cls = RERANKERS.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown re-ranker {name!r}; choose from none, {', '.join(RERANKERS)}")
-    if tail_weight == 0:
-        return None
-    return cls(tail_weight=tail_weight, seed=seed)
+    return Exposure(name, tail_weight, seed=seed).reranker()
 
 
 __all__ = [
-    "MMR", "RERANKERS", "Calibrated", "RerankContext", "Reranker", "Stochastic", "XQuAD",
-    "item_vector_loader", "make_reranker",
+    "MMR", "RERANKERS", "Calibrated", "Exposure", "RerankContext", "Reranker", "Stochastic",
+    "TailSlots", "XQuAD", "make_reranker",
 ]  # fmt: skip

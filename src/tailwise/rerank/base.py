@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.popularity import tail_mask
-from tailwise.rerank.vectors import normalise_rows, svd_item_vectors
+from tailwise.ranking import normalise_rows
+from tailwise.rerank.vectors import svd_item_vectors
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,16 @@ class RerankContext:
         history = sp.csr_matrix(history)
         item_pop = np.asarray((history > 0).sum(axis=0), dtype=np.float64).ravel()
         return cls(item_pop, tail_mask(item_pop, head_share), item_vectors, loader=lambda: svd_item_vectors(history))
+
+    def tail_for(self, head_share: float | None = None) -> np.ndarray:
+        """The tail mask for another head share (None or the context's own: :attr:`tail`);
+        computed once per share."""
+        if head_share is None:
+            return self.tail
+        cache = self.__dict__.setdefault("_tails", {})
+        if head_share not in cache:
+            cache[head_share] = tail_mask(self.item_pop, head_share)
+        return cache[head_share]
 
     @property
     def item_vectors(self) -> np.ndarray | None:
@@ -137,6 +148,12 @@ class Reranker:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(tail_weight={self.tail_weight}, seed={self.seed})"
+
+    def candidate_pools(self, k: int, n_candidates: int, ctx: RerankContext) -> tuple[int, np.ndarray | None, int]:
+        """What the candidate stage hands this re-ranker: ``(n_top, pool, n_pool)``, each
+        user's `n_top` best items by score plus, when `pool` (a bool mask over items) is given,
+        the `n_pool` best items within it. By default the top ``max(k, n_candidates)``."""
+        return max(k, n_candidates), None, 0
 
     def rerank(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise.ranking import normalise_rows
 from tailwise.rerank.base import RerankContext, Reranker
 from tailwise.rerank.greedy import greedy, minmax
 
@@ -85,7 +86,6 @@ def projected(ctx: RerankContext, dim: int) -> np.ndarray:
             centred = (v - v.mean(axis=0)).astype(np.float64)
             _, eigvec = np.linalg.eigh(centred.T @ centred)
             v = v @ eigvec[:, ::-1][:, :dim].astype(np.float32)
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        cache[dim] = (v / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        cache[dim] = normalise_rows(v)
         ctx._projected = cache
     return cache[dim]

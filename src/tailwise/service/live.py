@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.popularity import tail_mask
-from tailwise.models.base import top_k
+from tailwise.ranking import top_k
 from tailwise.pipeline import Pipeline
 from tailwise.service.explain import Relations, because, relations, short_title
 
@@ -34,7 +34,7 @@ class TextIndex:
     """Item texts embedded by the model's encoder (through the cache), for queries and search."""
 
     def __init__(self, pipe: Pipeline, emb: np.ndarray | None = None) -> None:
-        from tailwise.models.textside import TextSide
+        from tailwise.text.side import TextSide
 
         m = pipe.model
         self.side = TextSide(getattr(m, "encoder", "use"), getattr(m, "max_tokens", 128), getattr(m, "cache_dir", None), progress=False)

@@ -97,7 +97,7 @@ class ServiceState:
     """
 
     def __init__(self, model_dir: str | Path, db_path: str | Path, settings: ServiceSettings) -> None:
-        from tailwise.models.textside import keep_loaded
+        from tailwise.text.side import keep_loaded
 
         self.model_dir = Path(model_dir)
         self.settings = settings

@@ -19,6 +19,7 @@ import numpy as np
 
 from tailwise._compat import require
 from tailwise.errors import TailwiseError
+from tailwise.ranking import normalise_rows
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,7 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
     [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
     """
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    np.maximum(norms, np.float32(1e-12), out=norms)
-    return x / norms
+    return normalise_rows(x)
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:

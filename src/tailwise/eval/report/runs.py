@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tailwise.eval.evaluator import EvalContext, evaluate_model
-from tailwise.models.base import Recommendations, Recommender
+from tailwise.models.base import Recommender
+from tailwise.ranking import Recommendations
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from tailwise.models.itemfeatures import ItemFeatures, Tfidf, year_scale, years
+from tailwise.errors import ColdStartError
+from tailwise.text.features import ItemFeatures, Tfidf, year_scale, years
 from tailwise.text.template import truncate_words
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,23 @@ class TextSide:
             vectors = cache.encode(encoder, clipped, progress=self.progress)
             self.last_encoded = cache.last_encoded
         return np.asarray(vectors, dtype=np.float32)
+
+    def embed_new(self, texts: list[str]) -> np.ndarray:
+        """:meth:`embed` for items added after the fit.
+
+        Raises
+        ------
+        ColdStartError
+            When the encoder is fitted on the catalogue (TF-IDF): new texts need a refit.
+        """
+        self.require_placeable()
+        return self.embed(texts)
+
+    def require_placeable(self) -> None:
+        """Raise :class:`~tailwise.errors.ColdStartError` when new item texts cannot be placed
+        without a refit (encoders fitted on the catalogue, such as TF-IDF)."""
+        if needs_catalogue(self.encoder):
+            raise ColdStartError(f"the {self.encoder!r} encoder is fitted on the catalogue: new item texts need a refit")
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Query embeddings (not cached), comparable with :meth:`embed`'s item embeddings."""

@@ -1,0 +1,11 @@
+"""The pipeline of stages every list goes through: candidates -> scores -> re-ranking -> top-k.
+
+:class:`Pipeline` is the one object the command line, the evaluator and the service hold;
+:mod:`tailwise.pipeline.stages` has the stages themselves.
+"""
+
+from __future__ import annotations
+
+from tailwise.pipeline.core import QUERY_SEEDS, Pipeline, UserLists
+
+__all__ = ["QUERY_SEEDS", "Pipeline", "UserLists"]

@@ -1,0 +1,297 @@
+"""The fitted pipeline the CLI, the evaluator and the service hold: model, id maps and histories.
+
+It owns the chain of stages (:mod:`tailwise.pipeline.stages`) and everything around it: external
+ids in and out, the fallback for unknown users (the most popular training items), the fold-in
+of an ad-hoc history or a free-text query, the re-rankers' context, new items by their text,
+and the model directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise import artifacts
+from tailwise.data.dataset import Dataset
+from tailwise.data.idmap import IdMap
+from tailwise.errors import DataError
+from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
+from tailwise.models import MODELS, Recommender, make_model
+from tailwise.pipeline import stages
+from tailwise.ranking import Recommendations, history_row, mask_to, top_k
+from tailwise.rerank import Exposure, RerankContext
+from tailwise.rerank.vectors import svd_item_vectors
+from tailwise.text.index import TextIndex
+from tailwise.text.side import TextSide
+
+log = logging.getLogger(__name__)
+
+#: a free-text query becomes a pseudo-history of this many items closest to it by text
+QUERY_SEEDS = 10
+
+
+@dataclass(frozen=True)
+class UserLists:
+    """Recommendations for a batch of external user ids (rows padded with -1 items)."""
+
+    user_ids: list[str]
+    items: np.ndarray  # int64 [n, k] item indices
+    scores: np.ndarray  # float32 [n, k]
+    known: np.ndarray  # bool [n]: False where the popularity fallback was used
+
+
+@dataclass
+class Pipeline:
+    """A fitted model with everything needed to recommend by external ids.
+
+    `head_share` sets which items the re-ranking stage counts as head (default 0.2).
+    """
+
+    model: Recommender
+    users: IdMap
+    items: IdMap
+    history: sp.csr_matrix
+    item_text: list[str]
+    meta: dict
+    #: ANN index of a dot-product model of a large catalogue (None: the model scores every
+    #: item); see :func:`tailwise.index.pipeline_index`
+    index: VectorIndex | None = field(default=None, repr=False, compare=False)
+    head_share: float = 0.2
+    _rerank_ctx: RerankContext | None = field(default=None, init=False, repr=False, compare=False)
+    _text: TextIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _popularity: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def fit(cls, model: Recommender, dataset: Dataset, head_share: float = 0.2) -> Pipeline:
+        """Fit `model` on `dataset` and keep what recommending by id needs."""
+        t0 = time.perf_counter()
+        model.fit(dataset)
+        meta = {"fit_seconds": round(time.perf_counter() - t0, 3), "dataset": dataset.describe()}
+        index = pipeline_index(model)
+        return cls(model, dataset.users, dataset.items, dataset.matrix(), dataset.texts(), meta, index=index, head_share=head_share)
+
+    # ------------------------------------------------------------------ the chain
+    def exposure(self, given: Exposure | None = None) -> Exposure:
+        """The settings the re-ranking stage runs with: `given` when it names an active
+        re-ranker, else the model's default exposure (with `given`'s candidates and seed)."""
+        given = Exposure() if given is None else given
+        if given.active:
+            return given
+        default = self.model.default_exposure()
+        if default is None:
+            return given
+        return Exposure(**{"n_candidates": given.n_candidates, "seed": given.seed, **default})
+
+    def run(
+        self,
+        users: np.ndarray,
+        rows: sp.csr_matrix,
+        k: int = 10,
+        candidates: np.ndarray | None = None,
+        exposure: Exposure | None = None,
+        exclude_seen: bool = True,
+    ) -> Recommendations:
+        """Top-k for users given by index (``-1`` or unknown: folded in) and history rows, through
+        every stage: candidates (exact or through the index), scoring, re-ranking, cut to k."""
+        settings = self.exposure(exposure)
+        reranker = settings.reranker()
+        ctx = self.rerank_context() if reranker is not None else None
+        return stages.run(self.model, self.index, users, rows, k, reranker, ctx, settings.n_candidates, candidates, exclude_seen)
+
+    def candidates(
+        self,
+        users: np.ndarray,
+        rows: sp.csr_matrix,
+        k: int = 10,
+        candidates: np.ndarray | None = None,
+        exposure: Exposure | None = None,
+        exclude_seen: bool = True,
+    ) -> Recommendations:
+        """The first stage alone: each user's candidates for the re-ranker of `exposure` (its
+        top-N and any pool it asks for; the top-k when no re-ranker runs). With :meth:`rerank`
+        this is :meth:`run` in two calls, so a sweep can re-rank one candidate pass many times."""
+        reranker = self.exposure(exposure).reranker()
+        pools = stages.pools_for(reranker, k, self.exposure(exposure).n_candidates, self.rerank_context() if reranker else None)
+        return stages.all_candidates(self.model, self.index, users, rows, pools, candidates, exclude_seen)
+
+    def rerank(self, cands: Recommendations, rows: sp.csr_matrix, k: int, exposure: Exposure | None = None) -> Recommendations:
+        """The re-ranking stage alone, over candidates from :meth:`candidates` for the same
+        users and `exposure`; the top-k of the candidates when no re-ranker runs."""
+        reranker = self.exposure(exposure).reranker()
+        if reranker is None:
+            return Recommendations(cands.items[:, :k], cands.scores[:, :k])
+        return Recommendations(*reranker.rerank(cands.items, cands.scores, rows, k, self.rerank_context()))
+
+    def fallback(self, k: int, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The list of a user the model does not know: the `k` most interacted-with training
+        items (within `candidates`), with the item's training count as score."""
+        if self._popularity is None:
+            self._popularity = np.asarray(self.history.sum(axis=0), dtype=np.float32).ravel()
+        items, scores = top_k(mask_to(self._popularity[None, :], candidates), k)
+        return items[0], scores[0]
+
+    # ------------------------------------------------------------------ by external ids
+    def recommend(self, user_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
+        """Top-k for external user ids; training items are never recommended back.
+
+        Unknown users get :meth:`fallback` (not re-ranked). `exposure` chooses the re-ranker
+        (:class:`~tailwise.rerank.Exposure`; default: the model's own lists).
+        """
+        idx = self.users.indices(user_ids, missing=-1)
+        known = idx >= 0
+        items = np.full((len(user_ids), k), -1, dtype=np.int64)
+        scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        if known.any():
+            recs = self.run(idx[known], self.history[idx[known]], k, candidates, exposure)
+            items[known], scores[known] = recs.items, recs.scores
+        if (~known).any():
+            items[~known], scores[~known] = self.fallback(k, candidates)
+            log.info("%d unknown users got the popularity fallback", int((~known).sum()))
+        return UserLists(list(map(str, user_ids)), items, scores, known)
+
+    def recommend_history(self, item_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
+        """Top-k for a new user given only a few item ids (fold-in, no refit).
+
+        Unknown item ids raise KeyError naming the id; the history items are not recommended.
+        """
+        recs, _ = self.fold_in(self.items.indices(item_ids), None, k, candidates, exposure)
+        return UserLists(["history"], recs.items, recs.scores, np.array([False]))
+
+    def recommend_query(self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
+        """Top-k for a free-text query (see :meth:`fold_in`)."""
+        recs, _ = self.fold_in(np.empty(0, np.int64), text, k, candidates, exposure)
+        return UserLists(["query"], recs.items, recs.scores, np.array([False]))
+
+    def fold_in(
+        self,
+        history: np.ndarray,
+        query: str | None,
+        k: int = 10,
+        candidates: np.ndarray | None = None,
+        exposure: Exposure | None = None,
+    ) -> tuple[Recommendations, np.ndarray]:
+        """Top-k (one row) for an ad-hoc history (item indices) and/or a free-text query.
+
+        The query's :data:`QUERY_SEEDS` closest items by text (within `candidates`) join the
+        history as a pseudo-history, which the model folds in. The history items are never
+        recommended; the query's seeds may be. Returns the lists and the seeds.
+        """
+        history = np.unique(np.asarray(history, dtype=np.int64))
+        seeds = self.query_seeds(query, candidates) if query else np.empty(0, np.int64)
+        row = history_row(np.union1d(history, seeds), len(self.items))
+        if not len(seeds):
+            return self.run(np.array([-1]), row, k, candidates, exposure), seeds
+        allowed = candidates
+        if len(history):
+            allowed = np.setdiff1d(np.arange(len(self.items)) if candidates is None else candidates, history)
+            if not len(allowed):
+                empty = Recommendations(np.full((1, k), -1, np.int64), np.full((1, k), -np.inf, np.float32))
+                return empty, seeds
+        return self.run(np.array([-1]), row, k, allowed, exposure, exclude_seen=False), seeds
+
+    def query_seeds(self, query: str, candidates: np.ndarray | None = None, n: int = QUERY_SEEDS) -> np.ndarray:
+        """The `n` items (within `candidates`) whose text is closest to `query`."""
+        sims = mask_to(self.text_index().scores(query)[None, :], candidates)
+        idx, _ = top_k(sims, n)
+        return idx[0][idx[0] >= 0]
+
+    def text_index(self) -> TextIndex:
+        """The catalogue's text embeddings by the model's text side (the default encoder for
+        models without one), built on first use and kept."""
+        if self._text is None:
+            side = self.model.text_side(progress=False) or TextSide(progress=False)
+            self._text = TextIndex(side, self.item_text)
+        return self._text
+
+    # ------------------------------------------------------------------ re-ranking
+    def rerank_context(self) -> RerankContext:
+        """The re-rankers' view of the catalogue, built once and cached.
+
+        Item popularity comes from the training history, the tail is
+        :func:`~tailwise.data.popularity.tail_mask` (head = the `head_share` most popular
+        items). Item vectors (MMR only) are loaded on first use: the model's text embeddings
+        where it has a text side, otherwise SVD vectors of the training matrix.
+        """
+        if self._rerank_ctx is None:
+            ctx = RerankContext.from_history(self.history, self.head_share)
+            self._rerank_ctx = RerankContext(ctx.item_pop, ctx.tail, loader=self._item_vectors)
+        return self._rerank_ctx
+
+    def _item_vectors(self) -> np.ndarray:
+        if self.model.text_side() is not None and any(self.item_text):
+            return self.text_index().emb
+        return svd_item_vectors(self.history)
+
+    # ------------------------------------------------------------------ new items
+    def add_items(self, item_ids: list[str], texts: list[str]) -> tuple[int, int]:
+        """Add items by their text, or give known items a new text; returns (added, updated).
+
+        New ids are appended to the catalogue (the id map, the history's columns, the texts)
+        and the model places them from their text at once (text-aware models; the others
+        raise :class:`~tailwise.errors.ColdStartError` and nothing changes). A known id
+        gets its new text re-embedded and keeps its interactions. For an id given twice the
+        last text counts. All or nothing: the model is grown on a shallow copy that replaces
+        it only when every step succeeded, and no array is written into, so a shallow copy of
+        the pipeline (``copy.copy``) can be grown while the original keeps serving.
+        """
+        if len(item_ids) != len(texts):
+            raise ValueError(f"{len(item_ids)} item ids but {len(texts)} texts")
+        given = dict(zip(map(str, item_ids), map(str, texts)))
+        idx = self.items.indices(list(given), missing=-1)
+        new = [(i, t) for (i, t), j in zip(given.items(), idx) if j < 0]
+        old = [(j, t) for (_, t), j in zip(given.items(), idx) if j >= 0]
+        model = copy.copy(self.model)
+        if new:
+            model.add_items([t for _, t in new])
+        if old:
+            model.update_item_texts(np.asarray([j for j, _ in old], dtype=np.int64), [t for _, t in old])
+        text = list(self.item_text)
+        for j, t in old:
+            text[j] = t
+        if new:
+            h = self.history
+            self.history = sp.csr_matrix((h.data, h.indices, h.indptr), shape=(h.shape[0], h.shape[1] + len(new)))
+            self.items = self.items.extend(i for i, _ in new)
+            text += [t for _, t in new]
+        if self._text is not None:
+            self._text = self._text.grown(text, np.asarray([j for j, _ in old], dtype=np.int64))
+        self.model, self.item_text, self._rerank_ctx, self._popularity = model, text, None, None
+        return len(new), len(old)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory atomically (see :mod:`tailwise.artifacts`)."""
+        h = self.history
+        manifest = {"model": self.model.name, "params": self.model.get_params(), **self.meta}
+        arrays = {
+            "model": self.model.get_state(),
+            "ids": {"users": self.users.ids, "items": self.items.ids},
+            "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
+        }
+        target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
+        save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index
+        return target
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Pipeline:
+        """Load a model directory written by :meth:`save`; no pickle is involved."""
+        directory = Path(directory)
+        manifest = artifacts.read_manifest(directory)
+        name = manifest["model"]
+        if name not in MODELS:
+            raise DataError(f"unknown model {name!r} in manifest", path=directory / "manifest.json", field="model")
+        model = make_model(name, **manifest["params"]).set_state(artifacts.read_arrays(directory / "model.npz"))
+        ids = artifacts.read_arrays(directory / "ids.npz")
+        h = artifacts.read_arrays(directory / "history.npz")
+        history = sp.csr_matrix((h["data"], h["indices"], h["indptr"]), shape=tuple(h["shape"]))
+        text = json.loads((directory / "items.json").read_text(encoding="utf-8"))
+        meta = {k: v for k, v in manifest.items() if k not in ("model", "params")}
+        index = pipeline_index(model, directory)  # the saved ANN index, if any
+        return cls(model, IdMap(ids["users"]), IdMap(ids["items"]), history, text, meta, index=index)

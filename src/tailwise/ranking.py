@@ -1,0 +1,130 @@
+"""Array helpers every layer shares: top-k selection, result lists, row normalisation.
+
+The lowest layer of the package (beside :mod:`tailwise.errors` and :mod:`tailwise.artifacts`):
+it imports nothing from tailwise, so data, text, models, re-rankers, indexes and the pipeline
+all use the same rules (ties broken by the lower item index, ``-1`` / ``-inf`` padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Top-k lists for a batch of users: item indices and scores, ``-1`` / ``-inf`` padded.
+
+    Rows are users in the order asked; columns are ranks 1..k. A row is padded when fewer than
+    k items are recommendable (small catalogue, strict whitelist).
+    """
+
+    items: np.ndarray  # int64 [n_users, k]
+    scores: np.ndarray  # float32 [n_users, k]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the k largest scores per row, best first; ``-inf`` becomes ``-1``.
+
+    Ties are broken by the lower item index, so results are deterministic.
+
+    Examples
+    --------
+    >>> idx, val = top_k(np.array([[0.25, 0.75, 0.5], [1.0, -np.inf, 1.0]]), 2)
+    >>> idx.tolist(), val.tolist()
+    ([[1, 2], [0, 2]], [[0.75, 0.5], [1.0, 1.0]])
+    >>> top_k(np.array([[0.5, -np.inf]]), 3)[0].tolist()  # padded when too few items
+    [[0, -1, -1]]
+    """
+    n, m = scores.shape
+    k_eff = min(k, m)
+    if k_eff < m:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.tile(np.arange(m), (n, 1))
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    vals = np.take_along_axis(vals, order, axis=1)
+    if k_eff < m:  # argpartition may split ties arbitrarily at the boundary: settle them
+        idx, vals = _settle_boundary_ties(scores, idx, vals)
+    idx = np.where(np.isneginf(vals), -1, idx)
+    if k_eff < k:
+        idx = np.pad(idx, ((0, 0), (0, k - k_eff)), constant_values=-1)
+        vals = np.pad(vals, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
+    return idx.astype(np.int64), vals.astype(np.float32)
+
+
+def _settle_boundary_ties(scores, idx, vals):
+    last = vals[:, -1:]
+    rows = np.flatnonzero((scores == last).sum(axis=1) > (vals == last).sum(axis=1))
+    for r in rows:  # rare: only rows whose k-th score is tied with an item left out
+        order = np.lexsort((np.arange(scores.shape[1]), -scores[r]))[: idx.shape[1]]
+        idx[r], vals[r] = order, scores[r, order]
+    return idx, vals
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Float32 rows scaled to unit L2 norm (zero rows stay zero).
+
+    Examples
+    --------
+    >>> normalise_rows(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
+    """
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def history_row(items: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """One user's history as a binary ``1 x n_items`` CSR row (duplicates counted once).
+
+    Examples
+    --------
+    >>> history_row(np.array([2, 0, 2]), 4).toarray().tolist()
+    [[1.0, 0.0, 1.0, 0.0]]
+    """
+    items = np.unique(np.asarray(items, dtype=np.int64))
+    return sp.csr_matrix((np.ones(len(items), np.float32), items, np.array([0, len(items)])), shape=(1, n_items))
+
+
+def mask_to(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """`scores` with ``-inf`` outside the `allowed` item indices (all kept when None)."""
+    if allowed is None:
+        return scores
+    mask = np.full(scores.shape[-1], -np.inf, dtype=np.float32)
+    mask[np.asarray(allowed, dtype=np.int64)] = 0.0
+    return scores + mask
+
+
+def merge_lists(
+    a_items: np.ndarray, a_scores: np.ndarray, b_items: np.ndarray, b_scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise union of two candidate lists, best first (ties: lower item), each item once,
+    ``-1`` / ``-inf`` padded to the combined width.
+
+    Examples
+    --------
+    >>> i, s = merge_lists(np.array([[3, 1]]), np.array([[0.9, 0.5]]), np.array([[1, 4]]), np.array([[0.5, 0.7]]))
+    >>> i.tolist(), s.tolist()
+    ([[3, 4, 1, -1]], [[0.8999999761581421, 0.699999988079071, 0.5, -inf]])
+    """
+    items = np.concatenate([a_items, b_items], axis=1).astype(np.int64)
+    scores = np.concatenate([a_scores, b_scores], axis=1).astype(np.float32)
+    by_item = np.argsort(items, axis=1, kind="stable")
+    sorted_items = np.take_along_axis(items, by_item, axis=1)
+    repeat = np.zeros(items.shape, dtype=bool)
+    repeat[:, 1:] = (sorted_items[:, 1:] == sorted_items[:, :-1]) & (sorted_items[:, 1:] >= 0)
+    dup = np.zeros(items.shape, dtype=bool)
+    np.put_along_axis(dup, by_item, repeat, axis=1)
+    drop = dup | (items < 0) | ~np.isfinite(scores)
+    items = np.where(drop, -1, items)
+    scores = np.where(drop, -np.inf, scores).astype(np.float32)
+    order = np.lexsort((np.where(drop, np.iinfo(np.int64).max, items), -scores), axis=1)
+    return np.take_along_axis(items, order, axis=1), np.take_along_axis(scores, order, axis=1)

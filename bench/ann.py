@@ -7,7 +7,8 @@ The catalogue is ``bench/synthetic_catalog.py``'s (ALS-like factors, 64 dimensio
 skew, 20,000 users with histories; seed 0). For `--queries` users drawn at random (seed 1):
 
 - recall@20 of the ANN lists against exact search, both excluding the user's history;
-- latency of ``recommend_by_index`` (user vector, search, exclusion) one user at a time, exact
+- latency of the pipeline's candidate stage through an index (user vector, search, exclusion)
+  one user at a time, exact
   and ANN, and of ``Pipeline.recommend([user_id], k=20)``, what ``GET /recommend`` runs;
 - an ``ef_search`` sweep (recall and latency), and the whitelist paths (a random half of the
   catalogue allowed; 10,000 items allowed, which are scored exactly).
@@ -78,7 +79,11 @@ def lists(index, model, users, history, allowed=None) -> np.ndarray:
 
 
 def synthetic(args) -> dict:
-    from tailwise.index import ANNIndex, ExactIndex, recommend_by_index
+    from tailwise.index import ANNIndex, ExactIndex
+    from tailwise.pipeline import stages
+
+    def recommend_by_index(model, index, users, rows, k, candidates=None):
+        return stages.run(model, index, users, rows, k, None, None, k, candidates)
 
     spec = Spec(n_items=args.n_items, n_users=args.n_users)
     t0 = time.perf_counter()

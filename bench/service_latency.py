@@ -124,6 +124,7 @@ def main() -> None:
 
     from threadpoolctl import threadpool_limits
 
+    from tailwise.rerank import Exposure
     from tailwise.service.live import Snapshot
 
     snap = Snapshot.build(pipe, {})
@@ -131,7 +132,7 @@ def main() -> None:
     with threadpool_limits(1, "blas"):  # as the service runs (ServiceSettings.blas_threads)
         for u in users[:n]:
             t0 = time.perf_counter()
-            snap.for_user(u, u, 10, "xquad", 0.0, 300)
+            snap.for_user(u, u, 10, Exposure(n_candidates=300))
             inproc.append((time.perf_counter() - t0) * 1000)
 
     proc, url = start_server(model_dir, work / "fb.sqlite", work / "server.log")

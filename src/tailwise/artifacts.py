@@ -76,11 +76,8 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
     JSON-serialisable object. An existing directory at `target` is replaced only once the new
     one is complete.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
+
+    def fill(tmp: Path) -> None:
         for stem, group in arrays.items():
             np.savez(tmp / f"{stem}.npz", **group)
         for name, obj in texts.items():
@@ -92,6 +89,22 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
             **manifest,
         }
         (tmp / "manifest.json").write_text(json.dumps(full, indent=2), encoding="utf-8")
+
+    return swap_dir(target, fill)
+
+
+def swap_dir(target: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Build a directory with ``fill(tmp)`` in a hidden folder beside `target`, then swap it in.
+
+    An existing directory at `target` is replaced only once `fill` has returned; when anything
+    fails, the old directory stays (or is put back) and the hidden folder is removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
+    try:
+        fill(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tailwise.index import ExactIndex, recommend_by_index
+from tailwise.index import ExactIndex
 from tailwise.index import base as index_base
+
+
+def by_index(model, index, users, rows, k, candidates=None, exclude_seen=True):
+    """The pipeline's candidate stage through `index` (no re-ranker): the model's top-k."""
+    from tailwise.pipeline import stages
+
+    return stages.run(model, index, users, rows, k, None, None, k, candidates, exclude_seen)
 
 
 def test_exact_index_equals_als_recommend(als, demo):
@@ -29,10 +36,10 @@ def test_recommend_by_index_equals_recommend_with_whitelist_and_fold_in(als, dem
     index = ExactIndex().build(als.item_factors())
     for kw in ({"candidates": candidates}, {"exclude_seen": False}, {}):
         want = als.recommend(users, rows, k=15, **kw)
-        got = recommend_by_index(als, index, users, rows, k=15, **kw)
+        got = by_index(als, index, users, rows, k=15, **kw)
         np.testing.assert_array_equal(got.items, want.items)
         np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5, atol=1e-6)
-    got = recommend_by_index(als, index, users, rows, k=15, candidates=candidates)
+    got = by_index(als, index, users, rows, k=15, candidates=candidates)
     assert np.isin(got.items, candidates).all()
 
 
@@ -45,7 +52,7 @@ def test_bpr_factors_score_like_the_model():
     model = BPR(factors=8, iterations=20).fit(ds)
     users = np.arange(ds.n_users)
     want = model.recommend(users, ds.matrix(), k=5)
-    got = recommend_by_index(model, ExactIndex().build(model.item_factors()), users, ds.matrix(), k=5)
+    got = by_index(model, ExactIndex().build(model.item_factors()), users, ds.matrix(), k=5)
     np.testing.assert_array_equal(got.items, want.items)
 
 

@@ -9,8 +9,16 @@ import scipy.sparse as sp
 
 from tailwise.index import ANNIndex, pipeline_index, retrieval
 from tailwise.pipeline import Pipeline
+from tailwise.rerank import Exposure
 
 pytest.importorskip("faiss")
+
+
+def by_index(model, index, users, rows, k, candidates=None, exclude_seen=True):
+    """The pipeline's candidate stage through `index` (no re-ranker): the model's top-k."""
+    from tailwise.pipeline import stages
+
+    return stages.run(model, index, users, rows, k, None, None, k, candidates, exclude_seen)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +56,11 @@ def test_history_and_rerank_go_through_the_index(pipes, demo):
     ids = [str(i) for i in demo.items.ids[:5]]
     lists = ann.recommend_history(ids, k=10)
     assert len(lists.items[0]) == 10 and not set(lists.items[0]) & set(range(5))
-    reranked = ann.recommend([str(demo.users.ids[0])], k=10, rerank="xquad", tail_weight=0.5)
+    reranked = ann.recommend([str(demo.users.ids[0])], k=10, exposure=Exposure("xquad", 0.5))
     assert (reranked.items >= 0).all() and len(set(reranked.items[0])) == 10
+    slots = ann.recommend([str(demo.users.ids[0])], k=10, exposure=Exposure("tailslots", 1.0))
+    tail = ann.rerank_context().tail
+    assert tail[slots.items[0]].sum() >= 1  # the tail pool comes from a second index search
 
 
 def test_save_and_load_keep_the_index(tmp_path, pipes, demo):
@@ -96,8 +107,6 @@ def test_a_saved_index_of_other_vectors_is_not_used(tmp_path, vectors, caplog):
 
 
 def test_an_index_shared_with_a_grown_model_serves_both(vectors):
-    from tailwise.index import recommend_by_index
-
     old = _Factors(vectors[:3_000])
     new = _Factors(np.vstack([vectors[:3_000], 10 * vectors[5:6]]).astype(np.float32))
     index = ANNIndex(progress=False).build(old.item_factors())
@@ -105,7 +114,31 @@ def test_an_index_shared_with_a_grown_model_serves_both(vectors):
     def row(n_items):  # a user whose vector is item 5's (item 5 itself is excluded)
         return sp.csr_matrix(([1.0], ([0], [5])), shape=(1, n_items))
 
-    got_new = recommend_by_index(new, index, np.array([-1]), row(3_001), k=5)
+    got_new = by_index(new, index, np.array([-1]), row(3_001), k=5)
     assert index.n_items == 3_001 and got_new.items[0, 0] == 3_000  # the new item, at once
-    got_old = recommend_by_index(old, index, np.array([-1]), row(3_000), k=5)  # in-flight request
+    got_old = by_index(old, index, np.array([-1]), row(3_000), k=5)  # in-flight request
     assert (got_old.items >= 0).all() and (got_old.items < 3_000).all() and 5 not in got_old.items[0]
+
+
+def test_every_dot_product_model_is_served_through_the_index(monkeypatch):
+    """ALS, BPR, the adapter and twotower follow the VectorModel protocol: above the threshold
+    the pipeline searches their item vectors; the lists match scoring every item."""
+    pytest.importorskip("implicit")
+    pytest.importorskip("torch")
+    from tailwise.models import ALS, BPR, EASE, Adapter, Hybrid, TwoTower
+    from tailwise.models.base import is_vector_model
+    from tailwise.testing.contract import random_dataset
+
+    ds = random_dataset(n_users=60, n_items=80, density=0.1)
+    monkeypatch.setattr(retrieval, "DEFAULT_THRESHOLD", 50)
+    users = [str(u) for u in ds.users.ids]
+    for model in (ALS(factors=8, iterations=3), BPR(factors=8, iterations=10), Adapter(factors=8, encoder="tfidf"),
+                  TwoTower(dim=8, hidden=16, epochs=1, encoder="tfidf", progress=False)):  # fmt: skip
+        assert is_vector_model(model)
+        pipe = Pipeline.fit(model, ds)
+        assert isinstance(pipe.index, ANNIndex), type(model).__name__
+        via_index = pipe.recommend(users, k=5).items
+        exact = pipe.model.recommend(np.arange(ds.n_users), ds.matrix(), k=5).items
+        assert (via_index == exact).mean() > 0.95, type(model).__name__
+    for model in (EASE(l2=1.0), Hybrid(l2=1.0, factors=8, encoder="tfidf")):  # not dot products
+        assert not is_vector_model(model) and Pipeline.fit(model, ds).index is None

@@ -24,6 +24,6 @@ def fake_embed(self, texts: list[str]) -> np.ndarray:
 @pytest.fixture
 def fake_text(monkeypatch):
     """Replace the real encoder (tested on its own, and end to end elsewhere) by `fake_embed`."""
-    from tailwise.models.textside import TextSide
+    from tailwise.text.side import TextSide
 
     monkeypatch.setattr(TextSide, "embed", fake_embed)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tailwise.models import EASE, Adapter, Hybrid
-from tailwise.models import textside
+from tailwise.text import side as textside
 from tailwise.models.adapter import behaviour_factors
 from tailwise.models.ease import item_gram
-from tailwise.models.itemfeatures import ItemFeatures
+from tailwise.text.features import ItemFeatures
 from tailwise.testing.contract import random_dataset
 
 pytestmark = pytest.mark.usefixtures("fake_text")
@@ -60,7 +60,7 @@ def test_cached_kernel_matches_a_fresh_one_and_damage_is_recomputed(tmp_path, ca
     np.testing.assert_allclose(kernel, feats.kernel(feats), rtol=1e-6)
     (path,) = (tmp_path / "kernels").glob("*.npz")
     path.write_bytes(b"not an npz")
-    with caplog.at_level(logging.WARNING, logger="tailwise.models.textside"):
+    with caplog.at_level(logging.WARNING, logger="tailwise.text.side"):
         _, _, again = side.features_and_kernel(ds.texts())
     assert "unreadable text-kernel cache" in caplog.text
     np.testing.assert_allclose(again, kernel, rtol=1e-6)

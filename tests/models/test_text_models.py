@@ -99,20 +99,25 @@ def test_hybrid_gate_trusts_cf_for_known_items():
 
 @pytest.mark.usefixtures("fake_text")
 def test_tail_slots_follow_the_users_taste():
+    """The hybrid's default exposure: the pipeline gives each list its calibrated tail slots."""
     from tailwise.data.popularity import tail_mask
+    from tailwise.pipeline import Pipeline
+    from tailwise.rerank import TailSlots
 
     ds = random_dataset(n_users=80, n_items=40, density=0.25)
-    h = Hybrid(l2=1.0, factors=8, tail_share=1.0).fit(ds)
+    pipe = Pipeline.fit(Hybrid(l2=1.0, factors=8, tail_share=1.0), ds)
     x = ds.matrix()
-    recs = h.recommend(np.arange(ds.n_users), x, k=10)
-    tail = tail_mask(h.item_counts_, 0.2)
+    recs = pipe.run(np.arange(ds.n_users), x, k=10)
+    tail = tail_mask(pipe.model.item_counts_, 0.2)
     t_u = np.asarray(x[:, tail].sum(axis=1)).ravel() / np.asarray(x.sum(axis=1)).ravel()
-    m_u = h.tail_slots(x, 10)
+    m_u = TailSlots(1.0).slots(x, 10, tail)
     np.testing.assert_array_equal(m_u, np.clip(np.rint(10 * t_u), 1, 5))
     n_tail = tail[recs.items].sum(axis=1)
     assert (n_tail >= m_u).all(), "every list holds at least its calibrated number of tail items"
-    plain = Hybrid(l2=1.0, factors=8, tail_share=0.0).fit(ds).recommend(np.arange(ds.n_users), x, k=10)
+    plain = pipe.model.recommend(np.arange(ds.n_users), x, k=10)  # the model alone: no tail slots
     assert (n_tail >= tail[plain.items].sum(axis=1)).all(), "tail slots never lower the tail share"
+    off = Pipeline.fit(Hybrid(l2=1.0, factors=8, tail_share=0.0), ds).run(np.arange(ds.n_users), x, k=10)
+    assert np.array_equal(off.items, plain.items)
 
 
 def test_new_user_from_history_and_from_query(tmp_path):

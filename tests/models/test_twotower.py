@@ -17,7 +17,7 @@ import pytest
 from tailwise.data.dataset import Dataset
 from tailwise.errors import MissingExtraError
 from tailwise.models import MODELS
-from tailwise.models.textside import TextSide
+from tailwise.text.side import TextSide
 from tailwise.models.twotower import TwoTower
 from tailwise.testing.contract import RecommenderContract, checkerboard, random_dataset
 

@@ -26,11 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tailwise.service.retrain import retrain
-    from tailwise.service.settings import ServiceSettings, read_secret
+    from tailwise.service.settings import ServiceSettings
     from tailwise.service.state import default_db_path
 
-    secret = read_secret(args.secret_file) if args.secret_file else None
-    settings = ServiceSettings.from_env(secret=secret)
+    settings = ServiceSettings.from_env(secret_file=args.secret_file)
     db = args.db or default_db_path(args.model_dir)
     with status("Merging feedback and refitting"):
         pipe, summary = retrain(args.model_dir, db, args.output, settings)

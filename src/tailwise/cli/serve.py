@@ -29,11 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tailwise._compat import require
     from tailwise.service.app import create_app
-    from tailwise.service.settings import ServiceSettings, read_secret
+    from tailwise.service.settings import ServiceSettings
 
     uvicorn = require("uvicorn", "tailwise serve")
-    secret = read_secret(args.secret_file) if args.secret_file else None
-    settings = ServiceSettings.from_env(secret=secret, max_k=args.max_k, reload_interval=args.reload_interval)
+    settings = ServiceSettings.from_env(secret_file=args.secret_file, max_k=args.max_k, reload_interval=args.reload_interval)
     app = create_app(args.model_dir, args.db, settings)
     live = app.state.service.live
     console.print(

@@ -37,15 +37,19 @@ def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
     """Per-row standardisation over the items not in `rows` (the user's history).
 
     The history items are left out of the mean and deviation (they are never recommended and
-    would skew both), but standardised like every other item. ``-inf`` stays ``-inf``.
+    would skew both), but standardised like every other item. ``-inf`` stays ``-inf``. A row
+    whose deviation is below ``1e-5`` of its mean (constant up to rounding) is only centred.
     """
     masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
     if rows is not None:
         r, c = rows.nonzero()
         masked[r, c] = np.nan
-    mean = np.nanmean(masked, axis=1, keepdims=True)
+    mean = np.nan_to_num(np.nanmean(masked, axis=1, keepdims=True))
     std = np.nanstd(masked, axis=1, keepdims=True)
-    out = (scores - np.nan_to_num(mean)) / np.where(std > 0, std, 1.0)
+    # a row that is constant up to rounding (a side that cannot tell items apart) stays flat:
+    # dividing its rounding noise by an equally tiny deviation would turn noise into scores
+    flat = ~(std > 1e-5 * np.abs(mean))
+    out = (scores - mean) / np.where(flat, 1.0, std)
     return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class Pipeline:
     _rerank_ctx: RerankContext | None = field(default=None, init=False, repr=False, compare=False)
     _text: TextIndex | None = field(default=None, init=False, repr=False, compare=False)
     _popularity: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    #: serialises the lazy builds (text index, re-ranking context) between threads
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def fit(cls, model: Recommender, dataset: Dataset, head_share: float = 0.2) -> Pipeline:
@@ -89,15 +92,8 @@ class Pipeline:
             return given
         return Exposure(**{"n_candidates": given.n_candidates, "seed": given.seed, **default})
 
-    def run(
-        self,
-        users: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int = 10,
-        candidates: np.ndarray | None = None,
-        exposure: Exposure | None = None,
-        exclude_seen: bool = True,
-    ) -> Recommendations:
+    def run(self, users: np.ndarray, rows: sp.csr_matrix, k: int = 10, candidates: np.ndarray | None = None,
+            exposure: Exposure | None = None, exclude_seen: bool = True) -> Recommendations:  # fmt: skip
         """Top-k for users given by index (``-1`` or unknown: folded in) and history rows, through
         every stage: candidates (exact or through the index), scoring, re-ranking, cut to k."""
         settings = self.exposure(exposure)
@@ -105,15 +101,8 @@ class Pipeline:
         ctx = self.rerank_context() if reranker is not None else None
         return stages.run(self.model, self.index, users, rows, k, reranker, ctx, settings.n_candidates, candidates, exclude_seen)
 
-    def candidates(
-        self,
-        users: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int = 10,
-        candidates: np.ndarray | None = None,
-        exposure: Exposure | None = None,
-        exclude_seen: bool = True,
-    ) -> Recommendations:
+    def candidates(self, users: np.ndarray, rows: sp.csr_matrix, k: int = 10, candidates: np.ndarray | None = None,
+                   exposure: Exposure | None = None, exclude_seen: bool = True) -> Recommendations:  # fmt: skip
         """The first stage alone: each user's candidates for the re-ranker of `exposure` (its
         top-N and any pool it asks for; the top-k when no re-ranker runs). With :meth:`rerank`
         this is :meth:`run` in two calls, so a sweep can re-rank one candidate pass many times."""
@@ -164,9 +153,11 @@ class Pipeline:
         recs, _ = self.fold_in(self.items.indices(item_ids), None, k, candidates, exposure)
         return UserLists(["history"], recs.items, recs.scores, np.array([False]))
 
-    def recommend_query(self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
+    def recommend_query(
+        self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None, seeds: int = QUERY_SEEDS
+    ) -> UserLists:
         """Top-k for a free-text query (see :meth:`fold_in`)."""
-        recs, _ = self.fold_in(np.empty(0, np.int64), text, k, candidates, exposure)
+        recs, _ = self.fold_in(np.empty(0, np.int64), text, k, candidates, exposure, seeds)
         return UserLists(["query"], recs.items, recs.scores, np.array([False]))
 
     def fold_in(
@@ -176,25 +167,26 @@ class Pipeline:
         k: int = 10,
         candidates: np.ndarray | None = None,
         exposure: Exposure | None = None,
+        seeds: int = QUERY_SEEDS,
     ) -> tuple[Recommendations, np.ndarray]:
         """Top-k (one row) for an ad-hoc history (item indices) and/or a free-text query.
 
-        The query's :data:`QUERY_SEEDS` closest items by text (within `candidates`) join the
+        The query's `seeds` closest items by text (within `candidates`) join the
         history as a pseudo-history, which the model folds in. The history items are never
         recommended; the query's seeds may be. Returns the lists and the seeds.
         """
         history = np.unique(np.asarray(history, dtype=np.int64))
-        seeds = self.query_seeds(query, candidates) if query else np.empty(0, np.int64)
-        row = history_row(np.union1d(history, seeds), len(self.items))
-        if not len(seeds):
-            return self.run(np.array([-1]), row, k, candidates, exposure), seeds
+        found = self.query_seeds(query, candidates, seeds) if query else np.empty(0, np.int64)
+        row = history_row(np.union1d(history, found), len(self.items))
+        if not len(found):
+            return self.run(np.array([-1]), row, k, candidates, exposure), found
         allowed = candidates
         if len(history):
             allowed = np.setdiff1d(np.arange(len(self.items)) if candidates is None else candidates, history)
             if not len(allowed):
                 empty = Recommendations(np.full((1, k), -1, np.int64), np.full((1, k), -np.inf, np.float32))
-                return empty, seeds
-        return self.run(np.array([-1]), row, k, allowed, exposure, exclude_seen=False), seeds
+                return empty, found
+        return self.run(np.array([-1]), row, k, allowed, exposure, exclude_seen=False), found
 
     def query_seeds(self, query: str, candidates: np.ndarray | None = None, n: int = QUERY_SEEDS) -> np.ndarray:
         """The `n` items (within `candidates`) whose text is closest to `query`."""
@@ -206,9 +198,16 @@ class Pipeline:
         """The catalogue's text embeddings by the model's text side (the default encoder for
         models without one), built on first use and kept."""
         if self._text is None:
-            side = self.model.text_side(progress=False) or TextSide(progress=False)
-            self._text = TextIndex(side, self.item_text)
+            with self._build_lock:
+                if self._text is None:
+                    side = self.model.text_side(progress=False) or TextSide(progress=False)
+                    self._text = TextIndex(side, self.item_text)
         return self._text
+
+    @property
+    def has_text_index(self) -> bool:
+        """Whether :meth:`text_index` was built (a copy grown from this pipeline keeps it)."""
+        return self._text is not None
 
     # ------------------------------------------------------------------ re-ranking
     def rerank_context(self) -> RerankContext:
@@ -220,8 +219,10 @@ class Pipeline:
         where it has a text side, otherwise SVD vectors of the training matrix.
         """
         if self._rerank_ctx is None:
-            ctx = RerankContext.from_history(self.history, self.head_share)
-            self._rerank_ctx = RerankContext(ctx.item_pop, ctx.tail, loader=self._item_vectors)
+            with self._build_lock:
+                if self._rerank_ctx is None:
+                    ctx = RerankContext.from_history(self.history, self.head_share)
+                    self._rerank_ctx = RerankContext(ctx.item_pop, ctx.tail, loader=self._item_vectors)
         return self._rerank_ctx
 
     def _item_vectors(self) -> np.ndarray:

@@ -84,7 +84,8 @@ class RerankContext:
 
     @property
     def item_vectors(self) -> np.ndarray | None:
-        """The item vectors given at construction (None when they are loaded lazily)."""
+        """The L2-normalised item vectors: given at construction or loaded by :meth:`vectors`;
+        None until then (so ``item_vectors is not None`` tells whether they are loaded)."""
         return self._vectors
 
     @property
@@ -196,15 +197,7 @@ class Reranker:
         pos = self._rerank(items, scores, valid, sp.csr_matrix(rows), min(k, items.shape[1]), ctx)
         return gather(items, scores, pos, k)
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         """Positions (into each row of `items`) of the chosen items, in order; -1 = none."""
         raise NotImplementedError
 

@@ -41,15 +41,7 @@ class Calibrated(Reranker):
 
     name = "calibrated"
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         lam = self.tail_weight
         rel = minmax(scores, valid)
         groups = ctx.groups()

@@ -39,15 +39,7 @@ class MMR(Reranker):
         super().__init__(tail_weight, seed)
         self.dim = dim
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         vectors = projected(ctx, self.dim)
         n, width = items.shape
         step = max(1, CHUNK_FLOATS // max(1, width * vectors.shape[1]))

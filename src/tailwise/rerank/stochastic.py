@@ -35,15 +35,7 @@ class Stochastic(Reranker):
         super().__init__(tail_weight, seed)
         self._rng = np.random.default_rng(seed)
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         z = standardise(scores, valid)
         noise = self._rng.gumbel(size=z.shape).astype(np.float32)
         temp = max(self.tail_weight, 1e-6)

@@ -45,15 +45,7 @@ class TailSlots(Reranker):
         t_u = np.asarray(rows[:, tail].sum(axis=1)).ravel() / np.maximum(hist, 1)
         return np.clip(np.rint(self.tail_weight * k * t_u), 1, k // 2).astype(int)
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         # candidates are sorted by score (ties: lower item first) and hold the top-k overall,
         # so the first k are the plain top-k and later tail candidates are the best tail items
         pos = np.where(valid[:, :k], np.arange(k)[None, :], -1)

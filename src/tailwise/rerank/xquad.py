@@ -62,15 +62,7 @@ class XQuAD(Reranker):
         super().__init__(tail_weight, seed)
         self.tail_floor = tail_floor
 
-    def _rerank(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        valid: np.ndarray,
-        rows: sp.csr_matrix,
-        k: int,
-        ctx: RerankContext,
-    ) -> np.ndarray:
+    def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         lam = self.tail_weight
         rel = minmax(scores, valid)
         is_tail = (ctx.tail[np.maximum(items, 0)] & valid).astype(np.int64)

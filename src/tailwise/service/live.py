@@ -1,10 +1,12 @@
 """One loaded model as the service answers with it: a snapshot that requests only read.
 
 A :class:`Snapshot` holds the pipeline plus what requests need ready-made (titles, the tail
-mask, the popularity order, the model's item relations) and the feedback folded into users'
-profiles since the model was fitted. Requests take the current snapshot once and use it to the
-end, so a swap (new items, a retrained model) never changes a snapshot under a request: writers
-build a new snapshot (:meth:`Snapshot.grown`) and replace the reference in one assignment.
+mask, the model's item relations) and the feedback folded into users' profiles since the model
+was fitted. Every list it serves comes from the pipeline (:meth:`Pipeline.run`,
+:meth:`Pipeline.fallback`, :meth:`Pipeline.fold_in`), so the service, the command line and the
+evaluator recommend alike. Requests take the current snapshot once and use it to the end, so a
+swap (new items, a retrained model) never changes a snapshot under a request: writers build a
+new snapshot (:meth:`Snapshot.grown`) and replace the reference in one assignment.
 
 Nothing here loops over the catalogue in Python per request: recommending is the model's
 vectorised scoring of one history row, explanations compare the history with the k results.
@@ -12,8 +14,6 @@ vectorised scoring of one history row, explanations compare the history with the
 
 from __future__ import annotations
 
-import itertools
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,43 +21,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.popularity import tail_mask
-from tailwise.ranking import top_k
 from tailwise.pipeline import Pipeline
+from tailwise.ranking import history_row, top_k
+from tailwise.rerank import Exposure
 from tailwise.service.explain import Relations, because, relations, short_title
-
-#: free-text queries become a pseudo-history of this many closest items (as in the pipeline)
-QUERY_SEEDS = 10
-_seeds = itertools.count()
-
-
-class TextIndex:
-    """Item texts embedded by the model's encoder (through the cache), for queries and search."""
-
-    def __init__(self, pipe: Pipeline, emb: np.ndarray | None = None) -> None:
-        from tailwise.text.side import TextSide
-
-        m = pipe.model
-        self.side = TextSide(getattr(m, "encoder", "use"), getattr(m, "max_tokens", 128), getattr(m, "cache_dir", None), progress=False)
-        self.emb = self.side.embed(pipe.item_text) if emb is None else emb
-
-    def grown(self, pipe: Pipeline, changed: np.ndarray) -> TextIndex:
-        """The index of a grown pipeline: only changed and new items are embedded."""
-        n_old = len(self.emb)
-        redo = np.union1d(np.asarray(changed, dtype=np.int64), np.arange(n_old, len(pipe.item_text)))
-        emb = np.zeros((len(pipe.item_text), self.emb.shape[1]), dtype=np.float32)
-        emb[:n_old] = self.emb
-        if len(redo):
-            emb[redo] = self.side.embed([pipe.item_text[i] for i in redo])
-        return self._with(emb)
-
-    def _with(self, emb: np.ndarray) -> TextIndex:
-        out = object.__new__(TextIndex)
-        out.side, out.emb = self.side, emb
-        return out
-
-    def scores(self, text: str) -> np.ndarray:
-        """Cosine of every item's text with the query text."""
-        return self.emb @ self.side.encode_queries([text])[0]
 
 
 @dataclass(eq=False)
@@ -70,13 +37,10 @@ class Snapshot:
     titles: list[str]
     counts: np.ndarray  # training interactions per item
     tail: np.ndarray  # bool per item
-    popular: np.ndarray  # item indices, most interacted-with first
     rel: Relations
     folded: dict[str, np.ndarray] = field(default_factory=dict)  # user key -> feedback items
     item_events: dict[int, int] = field(default_factory=dict)  # item -> feedback events
     event_mark: int = 0  # id of the last feedback event folded in
-    _text: TextIndex | None = None
-    _text_lock: threading.Lock = field(default_factory=threading.Lock)
     _users_sorted: np.ndarray | None = None
     _lowered: np.ndarray | None = None
 
@@ -90,15 +54,15 @@ class Snapshot:
                 names[j] = title
         return cls(
             pipe=pipe, source=source, n_fitted=len(pipe.items) if n_fitted is None else n_fitted,
-            titles=names, counts=counts, tail=tail_mask(counts), popular=np.lexsort((np.arange(len(counts)), -counts)),
-            rel=relations(pipe.model, pipe.history),
+            titles=names, counts=counts, tail=tail_mask(counts), rel=relations(pipe.model, pipe.history),
         )  # fmt: skip
 
     def grown(self, pipe: Pipeline, changed: np.ndarray, titles: dict[str, str]) -> Snapshot:
-        """The snapshot of `pipe`, a copy of this one's pipeline with items added or updated.
+        """The snapshot of `pipe`, a copy of this one's pipeline grown by
+        :meth:`Pipeline.add_items` (which grows the pipeline's text index, when built).
 
-        Feedback already folded in is shared (the same dictionaries), so nothing is lost
-        between the two; the text index is grown, not rebuilt, when it was built.
+        `changed` are the known items that got a new text. Feedback already folded in is
+        shared (the same dictionaries), so nothing is lost between the two.
         """
         n_new = len(pipe.items) - len(self.pipe.items)
         names = self.titles + [short_title(t) for t in pipe.item_text[len(self.titles):]]
@@ -107,15 +71,11 @@ class Snapshot:
         for item_id, title in titles.items():
             names[pipe.items.index(item_id)] = title
         counts = np.concatenate([self.counts, np.zeros(n_new, np.int64)])
-        out = Snapshot(
+        return Snapshot(
             pipe=pipe, source=self.source, n_fitted=self.n_fitted, titles=names, counts=counts,
-            tail=tail_mask(counts), popular=np.concatenate([self.popular, np.arange(len(self.counts), len(counts))]),
-            rel=relations(pipe.model, pipe.history), folded=self.folded, item_events=self.item_events,
-            event_mark=self.event_mark,
+            tail=tail_mask(counts), rel=relations(pipe.model, pipe.history), folded=self.folded,
+            item_events=self.item_events, event_mark=self.event_mark,
         )  # fmt: skip
-        if self._text is not None:
-            out._text = self._text.grown(pipe, changed)
-        return out
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -130,14 +90,6 @@ class Snapshot:
         """Training index of a user (by id, or by its stored key after a retrain), -1 if none."""
         idx = self.pipe.users.indices([user_id, key], missing=-1)
         return int(idx[0] if idx[0] >= 0 else idx[1])
-
-    def text_index(self) -> TextIndex:
-        """The text index, built on first use (a few seconds on a cold embedding cache)."""
-        if self._text is None:
-            with self._text_lock:
-                if self._text is None:
-                    self._text = TextIndex(self.pipe)
-        return self._text
 
     def fold(self, key: str, items: np.ndarray) -> None:
         """Add feedback items to a user's profile (the caller serialises writers)."""
@@ -161,61 +113,37 @@ class Snapshot:
             })  # fmt: skip
         return out
 
-    def _rerank(self, name: str | None, tail_weight: float, n_candidates: int) -> dict[str, Any]:
-        if not tail_weight:
-            return {}
-        from tailwise.rerank import make_reranker
+    def for_user(self, user_id: str, key: str, k: int, exposure: Exposure, candidates: np.ndarray | None = None) -> dict[str, Any]:
+        """Top-k for a user id (within `candidates`, item indices) through the pipeline.
 
-        reranker = make_reranker(name, tail_weight, seed=next(_seeds))
-        if reranker is None:
-            return {}
-        return {"rerank": reranker, "rerank_ctx": self.pipe.rerank_context(), "n_candidates": n_candidates}
-
-    def _row(self, items: np.ndarray) -> sp.csr_matrix:
-        items = np.asarray(items, dtype=np.int64)
-        return sp.csr_matrix(
-            (np.ones(len(items), np.float32), items, np.array([0, len(items)])), shape=(1, self.n_items)
-        )
-
-    def for_user(self, user_id: str, key: str, k: int, rerank: str | None, tail_weight: float, n_candidates: int) -> dict[str, Any]:
-        """Top-k for a user id: training history plus folded feedback, else the most popular."""
+        A training user without feedback is the pipeline's list of that user; a user with
+        feedback is folded in from the whole row (training history plus feedback, for models
+        with per-user state too); a user with neither gets :meth:`Pipeline.fallback`, the
+        most popular items, not re-ranked (``known: false``).
+        """
         u = self.user_index(user_id, key)
         extra = self.folded.get(key)
+        if u < 0 and extra is None:
+            items, scores = self.pipe.fallback(k, candidates)
+            return self._answer(user_id, False, items, scores, np.empty(0, np.int64), np.empty(0, np.int64))
         h = self.pipe.history
-        base = h.indices[h.indptr[u] : h.indptr[u + 1]] if u >= 0 else np.empty(0, np.int64)
-        known = u >= 0 or extra is not None
-        if not known:
-            top = self.popular[:k]
-            items = [] if not len(top) else self.item_objects(top, self.counts[top].astype(np.float32), because(self.rel, [], [], top, self.titles))
-            return {"user_id": user_id, "known": False, "model": self.pipe.model.name, "items": items}
-        hist = base if extra is None else np.union1d(base, extra)
-        # a user with feedback is folded in from the whole row (models with per-user state too)
-        users = np.array([u if extra is None else -1])
-        recs = self.pipe.retrieve(users, self._row(hist), k=k, **self._rerank(rerank, tail_weight, n_candidates))
-        return self._answer(user_id, True, recs.items[0], recs.scores[0], hist, np.empty(0, np.int64))
-
-    def for_history(self, history: np.ndarray, query: str | None, k: int, rerank: str | None, tail_weight: float, n_candidates: int) -> dict[str, Any]:
-        """Top-k for an ad-hoc history (item indices) and/or a free-text query.
-
-        The query's closest items by text become a pseudo-history next to the given items; the
-        given items are never recommended back, the query's may be.
-        """
-        history = np.unique(np.asarray(history, dtype=np.int64))
-        seeds = np.empty(0, np.int64)
-        if query:
-            sims = self.text_index().scores(query)
-            idx, _ = top_k(sims[None, :].astype(np.float32), QUERY_SEEDS)
-            seeds = idx[0][idx[0] >= 0]
-        rr = self._rerank(rerank, tail_weight, n_candidates)
-        row = self._row(np.union1d(history, seeds))
-        if len(seeds):
-            candidates = np.setdiff1d(np.arange(self.n_items), history) if len(history) else None
-            if candidates is not None and not len(candidates):
-                return self._answer(None, False, np.empty(0, np.int64), np.empty(0, np.float32), history, seeds)
-            recs = self.pipe.retrieve(np.array([-1]), row, k=k, exclude_seen=False, candidates=candidates, **rr)
+        if extra is None:
+            users, rows = np.array([u]), h[[u]]
+            liked = h.indices[h.indptr[u] : h.indptr[u + 1]]
         else:
-            recs = self.pipe.retrieve(np.array([-1]), row, k=k, **rr)
-        return self._answer(None, False, recs.items[0], recs.scores[0], history, seeds)
+            base = h.indices[h.indptr[u] : h.indptr[u + 1]] if u >= 0 else np.empty(0, np.int64)
+            liked = np.union1d(base, extra)
+            users, rows = np.array([-1]), history_row(liked, self.n_items)
+        recs = self.pipe.run(users, rows, k, candidates, exposure)
+        return self._answer(user_id, True, recs.items[0], recs.scores[0], liked, np.empty(0, np.int64))
+
+    def for_history(self, history: np.ndarray, query: str | None, k: int, exposure: Exposure, candidates: np.ndarray | None = None) -> dict[str, Any]:
+        """Top-k for an ad-hoc history (item indices) and/or a free-text query, by
+        :meth:`Pipeline.fold_in`: the query's closest items by text become a pseudo-history
+        next to the given items; the given items are never recommended back, the query's may be.
+        """
+        recs, seeds = self.pipe.fold_in(history, query, k, candidates, exposure)
+        return self._answer(None, False, recs.items[0], recs.scores[0], np.unique(history), seeds)
 
     def _answer(self, user_id: str | None, known: bool, items: np.ndarray, scores: np.ndarray, liked: np.ndarray, seeds: np.ndarray) -> dict[str, Any]:
         valid = items >= 0
@@ -239,14 +167,14 @@ class Snapshot:
 
     def search(self, query: str, limit: int) -> dict[str, Any]:
         """Items whose title contains the query (most interacted-with first), then the items
-        whose text is closest to it by the model's encoder."""
+        whose text is closest to it by the pipeline's text index."""
         needle = query.casefold().strip()
         lowered = self._lower_titles()
         hits = np.flatnonzero(np.char.find(lowered, needle) >= 0) if needle else np.empty(0, np.int64)
         hits = hits[np.lexsort((hits, -self.counts[hits]))][:limit]
         scores = np.ones(len(hits), np.float32)
         if len(hits) < limit:
-            sims = self.text_index().scores(query).astype(np.float32)
+            sims = np.array(self.pipe.text_index().scores(query), dtype=np.float32)
             sims[hits] = -np.inf
             more, val = top_k(sims[None, :], limit - len(hits))
             keep = more[0] >= 0

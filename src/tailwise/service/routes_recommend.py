@@ -4,16 +4,27 @@
 The two GET routes are the hot path: a few milliseconds of NumPy on a ready snapshot, so they run
 on the event loop (``async def``) and skip the hand-over to a worker thread and back. ``POST
 /recommend`` may encode a query text, so it runs in the thread pool like the writing routes.
+
+Each request builds one :class:`~tailwise.rerank.Exposure` from its ``rerank``, ``tail_weight``
+and ``seed`` and the service's ``n_candidates``, and hands it to the pipeline. Without a
+``seed`` the stochastic re-ranker draws from the next value of a counter, so repeated requests
+spread exposure; a ``seed`` fixes the draw.
 """
 
 
+import itertools
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 
+from tailwise.rerank import Exposure
+from tailwise.service.live import Snapshot
 from tailwise.service.schemas import (
+    MAX_SEED,
+    SEED_HELP,
     RecommendRequest,
     RecommendResponse,
     RerankName,
@@ -25,6 +36,21 @@ from tailwise.service.state import RequestError, ServiceState, UnknownItemError
 ERRORS = {code: {"model": dict, "description": text} for code, text in (
     (404, "unknown item id"), (413, "body too large"), (422, "invalid request"),
 )}  # fmt: skip
+_seeds = itertools.count()
+
+
+def exposure(rerank: str, tail_weight: float, n_candidates: int, seed: int | None) -> Exposure:
+    """The exposure settings of one request (see the module docstring)."""
+    return Exposure(rerank, tail_weight, n_candidates, next(_seeds) if seed is None else seed)
+
+
+def item_indices(live: Snapshot, ids: list[str], name: str) -> np.ndarray:
+    """Indices of the item ids of request field `name`; an unknown id is a 404 naming it."""
+    idx = live.pipe.items.indices(ids, missing=-1)
+    if (idx < 0).any():
+        n = int((idx < 0).argmax())
+        raise UnknownItemError(f"{name}[{n}]: unknown item {ids[n]!r}")
+    return idx
 
 
 def router(state: ServiceState) -> APIRouter:
@@ -40,15 +66,18 @@ def router(state: ServiceState) -> APIRouter:
         k: K = 10,
         tail_weight: Weight = 0.0,
         rerank: Annotated[RerankName, Query(description="re-ranker used when tail_weight > 0")] = "xquad",
+        seed: Annotated[int | None, Query(ge=0, le=MAX_SEED, description=SEED_HELP)] = None,
     ) -> JSONResponse:
         """Top-k for a user: training history plus feedback so far; unknown users without
         feedback get the most popular items (``known: false``)."""
         live = state.live
-        return JSONResponse(live.for_user(user_id, s.user_key(user_id), k, rerank, tail_weight, s.n_candidates))
+        settings = exposure(rerank, tail_weight, s.n_candidates, seed)
+        return JSONResponse(live.for_user(user_id, s.user_key(user_id), k, settings))
 
     @r.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
     def recommend_history(body: RecommendRequest) -> JSONResponse:
-        """Top-k for an ad-hoc history (item ids) and/or a free-text query, without refitting."""
+        """Top-k for an ad-hoc history (item ids) and/or a free-text query, without refitting;
+        only items of `candidates` (item ids) when given."""
         if body.k > s.max_k:
             raise RequestError(f"k must be at most {s.max_k}, not {body.k}")
         history = body.history or []
@@ -57,11 +86,10 @@ def router(state: ServiceState) -> APIRouter:
         if body.query and len(body.query) > s.max_text_chars:
             raise RequestError(f"query may have at most {s.max_text_chars} characters, not {len(body.query)}")
         live = state.live
-        idx = live.pipe.items.indices(history, missing=-1)
-        if (idx < 0).any():
-            n = int((idx < 0).argmax())
-            raise UnknownItemError(f"history[{n}]: unknown item {history[n]!r}")
-        return JSONResponse(live.for_history(idx, body.query, body.k, body.rerank, body.tail_weight, s.n_candidates))
+        idx = item_indices(live, history, "history")
+        allowed = None if body.candidates is None else np.unique(item_indices(live, body.candidates, "candidates"))
+        settings = exposure(body.rerank, body.tail_weight, s.n_candidates, body.seed)
+        return JSONResponse(live.for_history(idx, body.query, body.k, settings, allowed))
 
     @r.get("/similar/{item_id:path}", response_model=SimilarResponse, responses=ERRORS)
     async def similar(item_id: Annotated[str, AfterValidator(check_id), Path()], k: K = 10) -> JSONResponse:

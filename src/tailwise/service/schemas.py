@@ -21,6 +21,9 @@ from tailwise.rerank import RERANKERS
 from tailwise.text.template import ItemTemplate
 
 MAX_ID_CHARS = 256
+#: the largest seed a request may give (a 63-bit integer)
+MAX_SEED = 2**63 - 1
+SEED_HELP = "seed of the stochastic re-ranker (default: a new one per request)"
 #: the latest accepted event time, epoch seconds (the year 2200)
 MAX_TIMESTAMP = 7_258_118_400.0
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -92,7 +95,8 @@ def parse_timestamp(value: float | str | None) -> float | None:
 
 # ---------------------------------------------------------------------- requests
 class RecommendRequest(BaseModel):
-    """``POST /recommend``: a history of item ids and/or a free-text query."""
+    """``POST /recommend``: a history of item ids and/or a free-text query, optionally within
+    a whitelist of candidate item ids."""
 
     model_config = _CONFIG
     history: list[Id] | None = Field(None, description="item ids the user liked (a new user, no refit)")
@@ -100,6 +104,8 @@ class RecommendRequest(BaseModel):
     k: int = Field(10, ge=1, strict=True, description="list length (at most the service's max_k)")
     tail_weight: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="re-ranker knob, 0 = off")
     rerank: RerankName = Field("xquad", description="re-ranker used when tail_weight > 0")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, strict=True, description=SEED_HELP)
+    candidates: list[Id] | None = Field(None, min_length=1, description="recommend only among these item ids")
 
     @model_validator(mode="after")
     def _needs_input(self) -> RecommendRequest:

@@ -107,12 +107,15 @@ class ServiceSettings:
         return None if self.secret is None else keyed_hash(self.secret, "tailwise key check")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, secret_file: Path | None = None, **overrides: object) -> ServiceSettings:
         """Settings from ``TAILWISE_*`` environment variables (see the module docstring);
-        `overrides` that are not None win."""
+        `overrides` that are not None win, and a `secret_file` (``--secret-file``) wins over
+        the environment's secret."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        if env.get("TAILWISE_SECRET_FILE"):
+        if secret_file is not None:
+            values["secret"] = read_secret(Path(secret_file))
+        elif env.get("TAILWISE_SECRET_FILE"):
             values["secret"] = read_secret(Path(env["TAILWISE_SECRET_FILE"]))
         elif env.get("TAILWISE_SECRET"):
             values["secret"] = env["TAILWISE_SECRET"]

@@ -192,14 +192,15 @@ class ServiceState:
         return True
 
     def _prepare(self, snap: Snapshot) -> None:
-        """Before a swap: build what the live snapshot had built, so no request waits for it."""
-        ctx = self.live.pipe._rerank_ctx
-        if ctx is not None:
-            new = snap.pipe.rerank_context()
-            if ctx.item_vectors is not None:
-                new.vectors()
-        if self.live._text is not None:
-            snap.text_index()
+        """Before a swap: build what the live snapshot had built, so no request waits for it.
+
+        The re-rankers' context is cheap (popularity and the tail) and always built; the item
+        vectors (MMR) and the text index only when the live pipeline has them."""
+        if self.live.pipe.has_text_index:
+            snap.pipe.text_index()
+        new = snap.pipe.rerank_context()
+        if self.live.pipe.rerank_context().item_vectors is not None:
+            new.vectors()
 
     def start(self) -> None:
         """Limit BLAS threads (``settings.blas_threads``, restored by :meth:`close`) and start the
@@ -228,8 +229,9 @@ class ServiceState:
         """Build what first requests would otherwise wait for: the re-rankers' context and the
         text index (queries, item search)."""
         try:
-            self.live.pipe.rerank_context().vectors()  # (MMR's item vectors)
-            self.live.text_index()
+            live = self.live
+            live.pipe.text_index()  # first: a text model's item vectors are its text embeddings
+            live.pipe.rerank_context().vectors()  # (MMR's item vectors)
         except Exception as exc:  # noqa: BLE001 - requests will report it when they need it
             log.warning("could not prepare the text index at start-up: %s", exc)
 

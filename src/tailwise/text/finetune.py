@@ -24,9 +24,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tailwise._compat import require
-from tailwise.artifacts import versions
+from tailwise.artifacts import swap_dir, versions
 from tailwise.data.dataset import Dataset
 from tailwise.errors import DataError
 from tailwise.text.backends.sbert import MINILM, resolve_model
@@ -407,20 +404,9 @@ def _check_target(target: Path) -> None:
 
 def _save(model: Any, target: Path, manifest: dict[str, Any]) -> None:
     """Save into a hidden folder beside `target`, then swap it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
+
+    def fill(tmp: Path) -> None:
         model.save(str(tmp), create_model_card=False)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        if old is not None and old.exists() and not target.exists():
-            os.replace(old, target)  # the swap failed half-way: put the old directory back
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    swap_dir(target, fill)

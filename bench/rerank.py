@@ -7,7 +7,7 @@
 Parts:
 1. ``sweep``: per-user random 80/20 (seed 42), K = 20; each model fitted once, its top-300
    candidates re-ranked by every re-ranker at tail weights 0, 0.1, ..., 1
-   (:func:`tailwise.eval.tradeoff.sweep`); the Pareto front of NDCG@20 vs tail recall@20 and vs
+   (the experiment runner's sweep, :mod:`tailwise.eval.runner`); the Pareto front of NDCG@20 vs tail recall@20 and vs
    coverage@20; the issue's target (a setting with tail recall >= 0.12 at NDCG >= 0.30, which
    dominates BPR from ``bench/results/baselines.json``); how the frontier point depends on N.
 2. ``timing``: the default model (hybrid) and EASE, each fitted on the train side and saved; then
@@ -40,17 +40,20 @@ COLS = ("ndcg", "recall", "tail_recall", "coverage", "aplt", "gini", "rerank_s",
 
 
 def sweep_part(ds, models: list[str], n_values: list[int]) -> dict:
-    from tailwise.data.splits import random_holdout
-    from tailwise.eval.evaluator import EvalContext
-    from tailwise.eval.tradeoff import evaluate_reranked, mark_pareto, sweep
+    from tailwise.eval.evaluator import evaluate_model
+    from tailwise.eval.runner import Experiment, ModelSpec, SplitSpec, SweepSpec, run
     from tailwise.models import make_model
+    from tailwise.rerank import Exposure
 
-    ctx = EvalContext.build(random_holdout(ds, 0.2, 42), k=20)
+    def step(description, done, total):
+        print(f"  [{done}/{total}] {description}", file=sys.stderr, flush=True)
 
-    def step(model, *what):
-        print(f"  {model}: {' '.join(map(str, what))}", file=sys.stderr, flush=True)
-
-    rows = mark_pareto(sweep([make_model(m) for m in models], ctx, list(RERANKERS), list(WEIGHTS), on_step=step))
+    experiment = Experiment(
+        models=tuple(ModelSpec(m) for m in models), split=SplitSpec("random", 0.2, 42), k=20,
+        sweep=SweepSpec(tuple(RERANKERS), tuple(WEIGHTS)),
+    )  # fmt: skip
+    results = run(experiment, ds, on_step=step)
+    rows, ctx = results.tradeoff, results.ctx
     bpr = next(r for r in json.loads((ROOT / "results" / "baselines.json").read_text()) if r["dataset"] == "ml-1m" and r["model"] == "bpr")
     meets = [r for r in rows if r["tail_recall"] >= 0.12 and r["ndcg"] >= 0.30]
     best = max(meets, key=lambda r: r["ndcg"]) if meets else None
@@ -59,7 +62,7 @@ def sweep_part(ds, models: list[str], n_values: list[int]) -> dict:
     by_n = []
     if best is not None:
         for n in n_values:
-            row = evaluate_reranked(make_model(best["model"]), ctx, best["rerank"], best["tail_weight"], n_candidates=n)
+            row = evaluate_model(make_model(best["model"]), ctx, Exposure(best["rerank"], best["tail_weight"], n))
             by_n.append({"n_candidates": n, **{k: row[k] for k in ("ndcg", "tail_recall", "coverage", "recommend_s")}})
             print(f"  N={n}: ndcg={row['ndcg']:.4f} tail={row['tail_recall']:.4f}", file=sys.stderr)
     return {
@@ -90,6 +93,7 @@ def timing_part(ds, model: str, repeats: int) -> dict:
     from tailwise.data.splits import random_holdout
     from tailwise.models import make_model
     from tailwise.pipeline import Pipeline
+    from tailwise.rerank import Exposure
 
     split = random_holdout(ds, 0.2, 42)
     out: dict = {"model": model, "users": split.train.n_users, "k": 10, "tail_weight": 0.5, "repeats": repeats}
@@ -109,12 +113,12 @@ def timing_part(ds, model: str, repeats: int) -> dict:
         pipe = Pipeline.load(tmp / "model")
         pipe.recommend(users[:100], k=10)  # warm-up
         for name in RERANKERS:
-            pipe.recommend(users[:100], k=10, rerank=name, tail_weight=0.5)  # builds the context once
+            pipe.recommend(users[:100], k=10, exposure=Exposure(name, 0.5))  # builds the context once
         lib = {name: [] for name in variants}
         for _ in range(repeats):
             for name in variants:
                 t0 = time.perf_counter()
-                pipe.recommend(users, k=10, rerank=None if name == "none" else name, tail_weight=0.5)
+                pipe.recommend(users, k=10, exposure=Exposure.parse(None if name == "none" else name, 0.5 if name != "none" else None))
                 lib[name].append(time.perf_counter() - t0)
         out["pipeline_s"] = {name: min(times) for name, times in lib.items()}
     for key in ("cli_s", "pipeline_s"):

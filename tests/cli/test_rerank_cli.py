@@ -76,13 +76,18 @@ def test_stochastic_rerank_seed(data, tmp_path):
     [
         (["--rerank", "shuffle", "--tail-weight", "0.5"], "choose from none, xquad, calibrated, mmr, stochastic"),
         (["--rerank", "xquad", "--tail-weight", "1.5"], "tail_weight must be in [0, 1], not 1.5"),
-        (["--tail-weight", "0.5"], "--tail-weight needs --rerank"),
-        (["--rerank", "xquad", "--n-candidates", "0"], "--n-candidates must be at least 1"),
+        (["--tail-weight", "0.5"], "--tail-weight/--n-candidates: a tail weight needs a re-ranker"),
+        (["--rerank", "xquad", "--n-candidates", "0"], "n_candidates must be at least 1"),
     ],
 )
-def test_recommend_bad_rerank_options(data, tmp_path, capsys, extra, message):
-    out = tmp_path / "recs.csv"
-    argv = ["recommend", "--model-dir", str(data["model"]), "--users", str(data["users"]), "--output", str(out), *extra]
+@pytest.mark.parametrize("command", ["recommend", "evaluate"])
+def test_bad_rerank_options(data, tmp_path, capsys, command, extra, message):
+    """recommend and evaluate read --rerank/--tail-weight the same way (one Exposure)."""
+    out = tmp_path / "out.csv"
+    if command == "recommend":
+        argv = ["recommend", "--model-dir", str(data["model"]), "--users", str(data["users"]), "--output", str(out), *extra]
+    else:
+        argv = ["evaluate", "--interactions", str(data["ratings"]), "--models", "itemknn", "--output", str(out), *extra]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()

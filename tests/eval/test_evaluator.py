@@ -12,9 +12,17 @@ from rich.console import Console
 
 from tailwise.data import Dataset, IdMap, load_demo
 from tailwise.data.splits import Split, cold_items, random_holdout, temporal
-from tailwise.eval.evaluator import ACCURACY, LONG_TAIL, EvalContext, evaluate, evaluate_model
+from tailwise.eval.evaluator import (
+    ACCURACY,
+    LONG_TAIL,
+    EvalContext,
+    evaluate_model,
+    fit_pipeline,
+    score_pipeline,
+)
 from tailwise.eval.table import columns, print_table, write_table
 from tailwise.models import EASE, MODELS, ItemKNN, Popular, make_model
+from tailwise.rerank import Exposure
 from tailwise.testing.contract import random_dataset
 
 LOG2_3 = math.log2(3)
@@ -122,9 +130,8 @@ def _small(name: str):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_cold_split_recommends_only_cold_items(cold_split, name):
     ctx = EvalContext.build(cold_split, k=5)
-    model = _small(name)
-    row = evaluate_model(model, ctx)  # fits the model on the train side
-    recs = model.recommend(ctx.users, ctx.history, k=5, candidates=ctx.candidates)
+    pipe = fit_pipeline(_small(name), ctx)  # fits the model on the train side
+    recs, row = score_pipeline(pipe, ctx)
     listed = recs.items[recs.items >= 0]
     assert listed.size > 0
     assert set(listed.tolist()) <= set(cold_split.cold_items.tolist())
@@ -149,19 +156,26 @@ def test_evaluate_model_keys_and_ranges():
     assert row["fit_s"] >= 0 and row["recommend_s"] >= 0
     assert row["precision"] <= row["hit_rate"] and row["mrr"] <= row["hit_rate"]
     assert not math.isnan(row["ndcg"])
-    # fit=False reuses the fitted model and gives the same numbers
-    again = evaluate_model(ItemKNN().fit(ctx.split.train), ctx, fit=False)
-    for key in (*ACCURACY, *LONG_TAIL):
-        assert again[key] == pytest.approx(row[key], nan_ok=True)
+    # scoring the same fitted pipeline again gives the same numbers
+    pipe = fit_pipeline(ItemKNN(), ctx)
+    assert pipe.head_share == ctx.head_share and row["fit_s"] >= 0
+    for _ in range(2):
+        again = score_pipeline(pipe, ctx)[1]
+        for key in (*ACCURACY, *LONG_TAIL):
+            assert again[key] == pytest.approx(row[key], nan_ok=True)
 
 
-def test_evaluate_runs_models_in_order():
-    ds = random_dataset(seed=4)
-    ctx = EvalContext.build(random_holdout(ds, seed=4), k=5)
-    started = []
-    rows = evaluate([Popular(), EASE(l2=10.0)], ctx, on_model=started.append)
-    assert started == ["popular", "ease"]
-    assert [r["model"] for r in rows] == ["popular", "ease"]
+def test_score_pipeline_labels_a_named_reranker():
+    ds = random_dataset(60, 40, density=0.15, seed=2)
+    ctx = EvalContext.build(random_holdout(ds, seed=2), k=10)
+    pipe = fit_pipeline(ItemKNN(), ctx)
+    _, plain = score_pipeline(pipe, ctx)
+    _, off = score_pipeline(pipe, ctx, Exposure("xquad", 0.0))
+    _, on = score_pipeline(pipe, ctx, Exposure("xquad", 0.9))
+    assert "rerank" not in plain
+    assert (off["rerank"], off["tail_weight"], on["rerank"], on["tail_weight"]) == ("xquad", 0.0, "xquad", 0.9)
+    assert off["ndcg"] == plain["ndcg"]  # a knob of 0: the model's own lists
+    assert on["aplt"] >= plain["aplt"]
 
 
 def hand_split() -> Split:
@@ -200,7 +214,7 @@ def test_popular_on_hand_made_case():
     assert ctx.users.tolist() == [0, 1, 2, 3]
     assert ctx.item_pop.tolist() == [4, 2, 1, 0, 0]
     assert ctx.tail.tolist() == [False, True, True, True, True]
-    recs = Popular().fit(ctx.split.train).recommend(ctx.users, ctx.history, k=2)
+    recs, _ = score_pipeline(fit_pipeline(Popular(), ctx), ctx)
     assert recs.items.tolist() == [[2, 3], [1, 3], [2, 3], [1, 2]]
 
     row = evaluate_model(Popular(), ctx)
@@ -236,7 +250,7 @@ def demo_split() -> Split:
 
 def test_ease_beats_popular_on_demo(demo_split):
     ctx = EvalContext.build(demo_split, k=20)
-    pop, ease = evaluate([Popular(), EASE()], ctx)
+    pop, ease = evaluate_model(Popular(), ctx), evaluate_model(EASE(), ctx)
     assert ease["ndcg"] > 1.5 * pop["ndcg"]
     assert ease["recall"] > pop["recall"]
     assert ease["coverage"] > pop["coverage"]

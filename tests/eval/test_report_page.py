@@ -13,12 +13,11 @@ import pytest
 import scipy.sparse as sp
 
 from tailwise.data import load_demo
-from tailwise.data.splits import cold_items, random_holdout
-from tailwise.eval.evaluator import EvalContext
-from tailwise.eval.report import ReportData, collect, render, run_model, sections, write_report
+from tailwise.eval.report import ReportData, render, sections, write_report
 from tailwise.eval.report import data as D
-from tailwise.eval.tradeoff import pareto, sweep
-from tailwise.models import ItemKNN, Popular
+from tailwise.eval.runner import Experiment, ModelSpec, SplitSpec, SweepSpec
+from tailwise.eval.runner import run as run_experiment
+from tailwise.eval.tradeoff import pareto
 from tailwise.testing.browser import browser_page
 
 FIGURES = (
@@ -40,12 +39,12 @@ def demo_slice(n_users: int = 150):
 
 @pytest.fixture(scope="module")
 def report_data() -> ReportData:
-    """Popular and item-kNN on a random split, swept with xQuAD, then their own lists scored."""
-    ctx = EvalContext.build(random_holdout(demo_slice(), 0.2, seed=1), k=10)
-    models = [Popular(), ItemKNN(neighbours=50)]
-    tradeoff = sweep(models, ctx, ["xquad", "calibrated"], [0.0, 0.5, 1.0])  # fits the models
-    runs = [run_model(m, ctx, fit=False) for m in models]
-    return ReportData(ctx, runs, dataset="ml-latest-small", tradeoff=tradeoff, command="pytest")
+    """Popular and item-kNN on a random split, their own lists scored, swept with xQuAD and
+    calibrated: one experiment run."""
+    models = (ModelSpec("popular"), ModelSpec("itemknn", {"neighbours": 50}))
+    sweep = SweepSpec(("xquad", "calibrated"), (0.0, 0.5, 1.0))
+    results = run_experiment(Experiment(models, SplitSpec("random", 0.2, seed=1), k=10, sweep=sweep), demo_slice())
+    return dataclasses.replace(ReportData.from_results(results, command="pytest"), dataset="ml-latest-small")
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +205,9 @@ def test_missing_tradeoff_and_cold_items_say_how_to_get_them(report_data):
 @pytest.mark.slow
 def test_cold_item_split_report():
     """A cold-item split: models rank only held-out items; the cold section says so."""
-    ctx = EvalContext.build(cold_items(demo_slice(120), 0.1, seed=3), k=10)
-    runs = collect([Popular(), ItemKNN(neighbours=20)], ctx)
+    models = (ModelSpec("popular"), ModelSpec("itemknn", {"neighbours": 20}))
+    results = run_experiment(Experiment(models, SplitSpec("cold-item", 0.1, seed=3), k=10), demo_slice(120))
+    ctx, runs = results.ctx, results.runs
     page = render(ReportData(ctx, runs, dataset="slice"))
     cold = page.split('<section id="cold">')[1].split("</section>")[0]
     assert 'id="fig-cold"' in cold and "cold-item split" in cold

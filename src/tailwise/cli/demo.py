@@ -8,11 +8,17 @@ import importlib.util
 from pathlib import Path
 
 from tailwise.cli.common import console
-from tailwise.cli.evaluate import DEFAULT_MODELS, add_eval_options
+from tailwise.cli.experiment import (
+    DEFAULT_MODELS,
+    add_experiment_options,
+    experiment_from_args,
+    run_experiment,
+)
 
-#: the report's trade-off frontier: these models (when evaluated) x re-rankers x tail weights;
-#: the sweep reuses each model's fit, so it adds only a candidate pass and cheap re-ranks
-FRONTIER = {"swept": ("ease", "hybrid"), "rerankers": ("xquad", "calibrated"), "weights": (0.0, 0.25, 0.5, 0.75, 1.0)}
+#: the report's trade-off frontier (a :class:`~tailwise.eval.runner.SweepSpec`): these models
+#: (when evaluated) x re-rankers x tail weights; the sweep reuses each model's fit, so it adds
+#: only a candidate pass per re-ranker and cheap re-ranks
+FRONTIER = {"rerankers": ("xquad", "calibrated"), "weights": (0.0, 0.25, 0.5, 0.75, 1.0), "models": ("ease", "hybrid")}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,31 +30,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Universal Sentence Encoder), print accuracy and long-tail metrics side by side, and "
         "write the table and a self-contained HTML report with plots to --out-dir.",
     )
-    add_eval_options(p)
+    add_experiment_options(p)
     p.add_argument("--out-dir", type=Path, default=Path("tailwise-demo"), help="where results.csv/json and report.html go (default: ./tailwise-demo)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tailwise.cli.evaluate import evaluate_dataset
-    from tailwise.cli.report import evaluate_for_report, table_rows, write_outputs
+    from tailwise.cli.report import command_line, write_reports
     from tailwise.data import load_demo
+    from tailwise.eval.report import ReportData
+    from tailwise.eval.runner import SweepSpec
     from tailwise.eval.table import print_table, write_table
 
     if args.models == DEFAULT_MODELS and importlib.util.find_spec("implicit") is None:
         args.models = ",".join(m for m in DEFAULT_MODELS.split(",") if m not in ("als", "bpr"))
         console.print('[yellow]implicit is not installed: skipping als and bpr (pip install "tailwise[implicit]")[/]')
+    one_split = args.split != "kfold"  # a report (and its frontier) shows one split
+    experiment = experiment_from_args(args, sweep=SweepSpec(**FRONTIER) if one_split else None)
     dataset = load_demo()
     console.print(f"dataset: bundled {dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, {dataset.n_interactions:,} ratings")
-    data = None if args.split == "kfold" else evaluate_for_report(dataset, args, command="demo", **FRONTIER)
-    rows = evaluate_dataset(dataset, args) if data is None else table_rows(data)
-    print_table(rows, args.k, f"tailwise demo: {dataset.name}, {rows[0]['split']} split, top-{args.k}")
+    results = run_experiment(experiment, dataset)
+    print_table(results.rows, experiment.k, f"tailwise demo: {dataset.name}, {results.split} split, top-{experiment.k}")
     outputs = args.output or [args.out_dir / "results.csv", args.out_dir / "results.json"]
     for out in outputs:
-        write_table(rows, out)
+        write_table(results.rows, out)
     console.print(f"results written to {', '.join(map(str, outputs))}")
-    if data is None:
-        console.print("no report for --split kfold: a report shows one split")
+    if one_split:
+        write_reports(ReportData.from_results(results, command_line(args, experiment, "demo")), [args.out_dir / "report.html"])
     else:
-        write_outputs(data, [args.out_dir / "report.html"], [])
+        console.print("no report for --split kfold: a report shows one split")
     return 0

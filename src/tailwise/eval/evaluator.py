@@ -1,10 +1,17 @@
-"""Fit models on a split and measure accuracy and long-tail quality side by side."""
+"""What a model is judged against on one split, and how one fitted pipeline's lists are scored.
+
+:class:`EvalContext` holds a split's evaluated users, their training rows and held-out truth,
+the training popularity and the tail; :meth:`EvalContext.score` averages every metric of
+:mod:`tailwise.eval.metrics` over a batch of lists. :func:`fit_pipeline` and
+:func:`score_pipeline` are the two steps the experiment runner (:mod:`tailwise.eval.runner`)
+takes per model and split: the lists always come from the :class:`~tailwise.pipeline.Pipeline`,
+so a model keeps its default exposure (the hybrid's tail slots) exactly as it does when serving.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +21,9 @@ from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split
 from tailwise.eval import metrics as M
 from tailwise.models.base import Recommender
+from tailwise.pipeline import Pipeline
 from tailwise.ranking import Recommendations
+from tailwise.rerank import Exposure
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,7 @@ class EvalContext:
     cold: np.ndarray  # bool per item: no training interaction
     candidates: np.ndarray | None
     item_vectors: sp.csr_matrix  # for intra-list diversity
+    head_share: float = 0.2  # share of items counted as head (the complement of `tail`)
 
     @classmethod
     def build(
@@ -73,6 +83,7 @@ class EvalContext:
             cold=item_pop == 0,
             candidates=candidates,
             item_vectors=sp.csr_matrix(train.T) if item_vectors is None else item_vectors,
+            head_share=head_share,
         )
 
     def score(self, recs: Recommendations) -> dict[str, float]:
@@ -115,40 +126,47 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
 
-def evaluate_model(
-    model: Recommender,
-    ctx: EvalContext,
-    fit: bool = True,
-    on_recs: Callable[[Recommendations], None] | None = None,
-) -> dict[str, float]:
-    """Fit `model` on the split's train side (unless `fit` is false) and score its top-k lists.
+def fit_pipeline(model: Recommender, ctx: EvalContext) -> Pipeline:
+    """Fit `model` on the split's train side through :meth:`Pipeline.fit`, with the context's
+    head share (so the re-rankers' tail is the tail the metrics count); the fit time is in
+    ``pipe.meta["fit_seconds"]``."""
+    return Pipeline.fit(model, ctx.split.train, head_share=ctx.head_share)
 
-    `on_recs`, when given, receives the lists (one row per user of ``ctx.users``) before they
-    are scored, e.g. for the report's exposure and bucket figures.
+
+def score_pipeline(pipe: Pipeline, ctx: EvalContext, exposure: Exposure | None = None) -> tuple[Recommendations, dict]:
+    """The top-k lists of the context's users through every stage of `pipe`, and their row.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        A pipeline fitted on ``ctx.split.train`` (:func:`fit_pipeline`).
+    ctx : EvalContext
+        The users, their histories, the cutoff k and the candidate whitelist.
+    exposure : Exposure, optional
+        The re-ranking stage's settings; default (or a knob of 0): the model's own lists,
+        shaped by its default exposure.
+
+    Returns
+    -------
+    recs : Recommendations
+        One row per user of ``ctx.users``.
+    row : dict
+        ``model``, then ``rerank`` and ``tail_weight`` when `exposure` names a re-ranker, every
+        metric of :meth:`EvalContext.score`, ``fit_s`` and ``recommend_s`` (every stage).
     """
+    exposure = Exposure() if exposure is None else exposure
     t0 = time.perf_counter()
-    if fit:
-        model.fit(ctx.split.train)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    recs = model.recommend(ctx.users, ctx.history, k=ctx.k, candidates=ctx.candidates)
+    recs = pipe.run(ctx.users, ctx.history, ctx.k, ctx.candidates, exposure)
     rec_s = time.perf_counter() - t0
-    if on_recs is not None:
-        on_recs(recs)
-    row = {"model": model.name, **ctx.score(recs), "fit_s": fit_s, "recommend_s": rec_s}
-    log.info("%s: ndcg@%d=%.4f fit %.1fs", model.name, ctx.k, row["ndcg"], fit_s)
-    return row
+    label: dict = {"model": pipe.model.name}
+    if exposure.rerank is not None:
+        label.update(rerank=exposure.rerank, tail_weight=exposure.tail_weight)
+    row = {**label, **ctx.score(recs), "fit_s": float(pipe.meta.get("fit_seconds", np.nan)), "recommend_s": rec_s}
+    log.info("%s: ndcg@%d=%.4f", pipe.model.name, ctx.k, row["ndcg"])
+    return recs, row
 
 
-def evaluate(
-    models: Iterable[Recommender],
-    ctx: EvalContext,
-    on_model: Callable[[str], None] | None = None,
-) -> list[dict[str, float]]:
-    """One result row per model, in order; `on_model` is called with each name as it starts."""
-    rows = []
-    for model in models:
-        if on_model is not None:
-            on_model(model.name)
-        rows.append(evaluate_model(model, ctx))
-    return rows
+def evaluate_model(model: Recommender, ctx: EvalContext, exposure: Exposure | None = None) -> dict:
+    """Fit `model` on the split's train side and score its lists: the row of
+    :func:`score_pipeline` (a one-model shortcut of :func:`tailwise.eval.runner.run`)."""
+    return score_pipeline(fit_pipeline(model, ctx), ctx, exposure)[1]

@@ -15,7 +15,6 @@ Examples
     vectors = EmbeddingCache().encode(make_encoder("use"), texts)
 """
 
-from tailwise.text import encoders
 from tailwise.text.base import EncoderError, TextEncoder, l2_normalize
 from tailwise.text.cache import EmbeddingCache, default_cache_dir
 from tailwise.text.encoders import (
@@ -32,4 +31,8 @@ from tailwise.text.index import TextIndex
 from tailwise.text.side import TextSide
 from tailwise.text.template import ItemTemplate, truncate_words
 
-__all__ = sorted([*encoders.__all__, "EmbeddingCache", "ItemTemplate", "TextIndex", "TextSide", "default_cache_dir", "truncate_words"])
+__all__ = [
+    "DEFAULT_ENCODER", "ENCODER_CHOICES", "EmbeddingCache", "EncoderError", "ItemTemplate", "OnnxMiniLMEncoder",
+    "OpenAIEmbeddingEncoder", "SentenceTransformerEncoder", "TextEncoder", "TextIndex", "TextSide", "TfidfEncoder",
+    "UniversalSentenceEncoder", "default_cache_dir", "l2_normalize", "make_encoder", "truncate_words",
+]  # fmt: skip

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from tailwise.eval.evaluator import EvalContext, evaluate_model
-from tailwise.models.base import Recommender
-from tailwise.ranking import Recommendations
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelRun:
-    """One evaluated model: its metric row (as :func:`evaluate_model` returns it) and its lists.
-
-    ``items`` is int64 [n_users, k], one row per user of the context's ``users``.
-    """
-
-    name: str
-    row: dict[str, float]
-    items: np.ndarray
+from tailwise.eval.evaluator import EvalContext
+from tailwise.eval.runner import ModelRun, Results
 
 
 @dataclass(frozen=True)
@@ -40,8 +21,9 @@ class ReportData:
     dataset : str
         The dataset's name for the title.
     tradeoff : list of dict, optional
-        Rows of :func:`tailwise.eval.tradeoff.sweep` (``model``, ``rerank``, ``tail_weight``,
-        ``ndcg``, ``tail_recall``, ...); without them the trade-off section says how to add it.
+        Rows of a trade-off sweep (``model``, ``rerank``, ``tail_weight``, ``ndcg``,
+        ``tail_recall``, ...; :attr:`Results.tradeoff <tailwise.eval.runner.Results>`);
+        without them the trade-off section says how to add it.
     command : str, optional
         The command line that produced the report, shown in its header.
     """
@@ -63,28 +45,14 @@ class ReportData:
                     f"the context evaluates {len(self.ctx.users)}"
                 )
 
+    @classmethod
+    def from_results(cls, results: Results, command: str | None = None) -> ReportData:
+        """The report of an experiment run (:func:`tailwise.eval.runner.run`) on one split."""
+        if results.experiment.split.n_splits > 1:
+            raise ValueError("a report shows one split, not k folds")
+        return cls(results.ctx, list(results.runs), results.dataset, results.tradeoff or None, command)
+
     @property
     def rows(self) -> list[dict[str, float]]:
         """The metric rows, one per model."""
         return [run.row for run in self.runs]
-
-
-def run_model(model: Recommender, ctx: EvalContext, fit: bool = True) -> ModelRun:
-    """Fit (unless `fit` is false), recommend and score one model, keeping its lists."""
-    kept: list[Recommendations] = []
-    row = evaluate_model(model, ctx, fit=fit, on_recs=kept.append)
-    return ModelRun(model.name, row, kept[0].items)
-
-
-def collect(
-    models: Iterable[Recommender],
-    ctx: EvalContext,
-    on_model: Callable[[str], None] | None = None,
-) -> list[ModelRun]:
-    """:func:`run_model` for each model in order; `on_model` gets each name as it starts."""
-    runs = []
-    for model in models:
-        if on_model is not None:
-            on_model(model.name)
-        runs.append(run_model(model, ctx))
-    return runs

@@ -179,8 +179,9 @@ def tradeoff_section(d: ReportData, colors: dict) -> Section:
             intro="<p class='missing'>This report has no trade-off frontier. A frontier re-ranks "
             "each model's candidates with a long-tail re-ranker at a series of tail weights and "
             "plots NDCG against tail recall. Add it with<br><code>"
-            f"{html.escape(TRADEOFF_HINT)}</code><br>or, in Python, pass the rows of "
-            "<code>tailwise.eval.tradeoff.sweep(...)</code> as <code>ReportData(tradeoff=rows)</code>.</p>",
+            f"{html.escape(TRADEOFF_HINT)}</code><br>or, in Python, give the experiment a "
+            "<code>tailwise.eval.runner.SweepSpec</code> and pass <code>Results.tradeoff</code> as "
+            "<code>ReportData(tradeoff=rows)</code>.</p>",
         )  # fmt: skip
     png = plots.tradeoff_figure(rows, colors, d.ctx.k)
     caption = (

@@ -22,6 +22,7 @@ EXTRAS = {
     "httpx": "openai",
     "fastapi": "serve",
     "uvicorn": "serve",
+    "fastapi_offline": "serve",
     "faiss": "ann",
 }
 

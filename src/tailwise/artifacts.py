@@ -36,17 +36,18 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once at import, before any thread could be creating files
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], prefix: str | None = None) -> None:
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], prefix: str | None = None, mode: int | None = None) -> None:
     """Write a file through `write(fh)` so that readers see the old content or the new, never a
     half-written file: a temporary file beside it, flushed to disk, then renamed over it.
 
     The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the
-    umask), not the private ``0o600`` of a temporary file, so reports and tables can be shared."""
+    umask), not the private ``0o600`` of a temporary file, so reports and tables can be shared;
+    `mode` sets them instead (e.g. ``0o600`` for a file only its owner may read)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~_UMASK if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -85,7 +85,7 @@ def make_client(tmp_path):
         settings.setdefault("warm_text", False)
         settings.setdefault("reload_interval", 0)
         app = create_app(model_dir, db or tmp_path / "feedback.sqlite", ServiceSettings(**settings))
-        client = TestClient(app)
+        client = TestClient(app, base_url="http://localhost")
         client.__enter__()
         opened.append(client)
         return client

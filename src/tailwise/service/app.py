@@ -1,16 +1,18 @@
 """The FastAPI application factory: :func:`create_app` (nothing is built at import time).
 
 Every error is a JSON ``{"detail": "<clear message>"}`` with a 4xx status: request validation
-(422, the field named), unknown ids (404), a model that cannot take new items (409), bodies
-over the size limit (413). Anything unexpected is logged and answered 500, which the test suite
-fuzzes for (``tests/service``).
+(422, the field named), a Host header naming no allowed host or a body that cannot be parsed
+(400), no valid API key (401), a key without the right (403), unknown ids (404), a wrong method
+(405, ``Allow`` listing every method of the path), a model that cannot take new items (409),
+bodies over the size limit (413). Anything unexpected is logged and answered 500, which the
+test suite fuzzes for (``tests/service``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,6 @@ from tailwise.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict"})
 
 
@@ -37,7 +36,8 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
     db_path : str or Path, optional
         The SQLite feedback database; default ``<model_dir>/../<model_dir name>.feedback.sqlite``.
     settings : ServiceSettings, optional
-        Limits and pseudonymisation; default :meth:`ServiceSettings.from_env`.
+        Limits, pseudonymisation, API keys and allowed hosts; default
+        :meth:`ServiceSettings.from_env`. Without keys only loopback clients are answered.
 
     The model is loaded here (a bad directory fails at once); background threads (reload
     watcher, text-index warm-up) run between the app's start-up and shutdown.
@@ -50,9 +50,13 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
     from tailwise import __version__
     from tailwise.models.base import ColdStartError
     from tailwise.service import routes_feedback, routes_items, routes_meta, routes_recommend
+    from tailwise.service.middleware import BodyLimit, RequestGate
+    from tailwise.service.openapi import add_docs
     from tailwise.service.state import RequestError, ServiceState, default_db_path
 
     settings = settings or ServiceSettings.from_env()
+    for warning in settings.warnings():
+        log.warning("%s", warning)
     state = ServiceState(model_dir, default_db_path(model_dir) if db_path is None else db_path, settings)
 
     @asynccontextmanager
@@ -68,6 +72,8 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
         version=__version__,
         description="Recommendations that bring the long tail in: recommend, explain, add items, collect feedback.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = state
 
@@ -85,7 +91,10 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
             detail = f"no such endpoint: {request.url.path} (the API is described at /docs)"
         elif exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the body could not be parsed: not JSON, or JSON nested too deeply"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just those of the first route
+            headers["Allow"] = ", ".join(allowed_methods([*app.router.routes, *routes], request.scope))
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestError)
     async def refused(request: Any, exc: RequestError) -> JSONResponse:
@@ -100,14 +109,30 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return error(500, "internal error; the service log has the details")
 
+    routes = []
     for module in (routes_recommend, routes_items, routes_feedback, routes_meta):
-        app.include_router(module.router(state))
+        router = module.router(state)
+        routes.extend(router.routes)
+        app.include_router(router)
     if routes_meta.STATIC.is_dir():
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/static", StaticFiles(directory=routes_meta.STATIC), name="static")
+    add_docs(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGate, settings=settings)  # outermost: before the body is read
     return app
+
+
+def allowed_methods(routes: list[Any], scope: dict) -> list[str]:
+    """The methods of every route whose path matches the request's (for ``Allow``)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in routes:
+        if getattr(route, "methods", None) and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def describe_errors(errors: list[dict[str, Any]], shown: int = 5) -> str:
@@ -146,52 +171,3 @@ def describe_errors(errors: list[dict[str, Any]], shown: int = 5) -> str:
         parts.append(f"{label} {name!r}: {msg}" if name else f"{kind}: {msg}")
     more = f" (and {len(errors) - shown} more errors)" if len(errors) > shown else ""
     return "; ".join(dict.fromkeys(parts)) + more
-
-
-class BodyLimit:
-    """ASGI middleware: a request body larger than `max_bytes` gets 413 before the app sees it.
-
-    Bodies of POST/PUT/PATCH are read up front (declared ``Content-Length`` or streamed
-    chunks, whichever reveals the size first) and handed to the app in one piece.
-    """
-
-    def __init__(self, app: Callable, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> dict:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, send: Send) -> None:
-        payload = json.dumps({"detail": f"the request body is larger than {self.max_bytes} bytes"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})

@@ -5,17 +5,17 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator
 
 from tailwise.service.explain import short_title
+from tailwise.service.guard import guard
 from tailwise.service.routes_recommend import ERRORS
 from tailwise.service.schemas import (
+    Id,
     ItemInfo,
     ItemsRequest,
     ItemsResponse,
     SearchResponse,
-    check_id,
-    check_text,
+    Words,
 )
 from tailwise.service.state import RequestError, ServiceState, UnknownItemError
 from tailwise.service.store import StoredItem
@@ -28,9 +28,9 @@ ITEM_ERRORS = {**ERRORS, 409: {"model": dict, "description": "the model cannot s
 def router(state: ServiceState) -> APIRouter:
     """The item routes of one service."""
     s = state.settings
-    r = APIRouter(tags=["items"])
+    r = APIRouter(tags=["items"], dependencies=[guard(s.keys).read])
 
-    @r.post("/items", response_model=ItemsResponse, responses=ITEM_ERRORS)
+    @r.post("/items", response_model=ItemsResponse, responses=ITEM_ERRORS, dependencies=[guard(s.keys).write])
     def add_items(body: ItemsRequest) -> dict:
         """Add items, or replace the text of known ones. New items are embedded and
         recommendable in the very next request, and stored so that they survive a restart.
@@ -39,25 +39,23 @@ def router(state: ServiceState) -> APIRouter:
             raise RequestError(f"at most {s.max_batch} items per request, not {len(body.items)}")
         items = []
         for n, it in enumerate(body.items):
+            if (longest := it.longest_text()) > s.max_text_chars:
+                raise RequestError(f"items[{n}]: a text may have at most {s.max_text_chars} characters, not {longest}")
             text = it.full_text()
-            if len(text) > s.max_text_chars:
-                raise RequestError(f"items[{n}]: the text may have at most {s.max_text_chars} characters, not {len(text)}")
             items.append(StoredItem(it.item_id, text, short_title(it.title or text)))
         added, updated = state.add_items(items)
         return {"added": added, "updated": updated}
 
     @r.get("/items", response_model=SearchResponse, responses=ERRORS)
     def search_items(
-        q: Annotated[str, AfterValidator(check_text), Query(max_length=MAX_QUERY_CHARS, description="words to look for")],
+        q: Annotated[Words, Query(max_length=MAX_QUERY_CHARS, description="words to look for")],
         limit: Annotated[int, Query(ge=1, le=s.max_k)] = 20,
     ) -> dict:
         """Items whose title contains `q`, then those whose text is closest to it."""
-        if not q.strip():
-            raise RequestError("q must contain some non-blank text")
         return state.live.search(q, limit)
 
     @r.get("/items/{item_id:path}", response_model=ItemInfo, responses=ERRORS)
-    def get_item(item_id: Annotated[str, AfterValidator(check_id), Path()]) -> dict:
+    def get_item(item_id: Annotated[Id, Path()]) -> dict:
         """One item: its text, interactions (training and feedback), head/tail, new."""
         live = state.live
         if (j := live.item_index(item_id)) < 0:

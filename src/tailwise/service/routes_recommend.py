@@ -18,24 +18,25 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator
 
 from tailwise.rerank import Exposure
+from tailwise.service.guard import AUTH_RESPONSES, guard
 from tailwise.service.live import Snapshot
 from tailwise.service.schemas import (
     MAX_SEED,
     SEED_HELP,
+    Id,
     RecommendRequest,
     RecommendResponse,
     RerankName,
     SimilarResponse,
-    check_id,
 )
 from tailwise.service.state import RequestError, ServiceState, UnknownItemError
 
 ERRORS = {code: {"model": dict, "description": text} for code, text in (
+    (400, "a Host header naming no allowed host, or a body that cannot be parsed"),
     (404, "unknown item id"), (413, "body too large"), (422, "invalid request"),
-)}  # fmt: skip
+)} | AUTH_RESPONSES  # fmt: skip
 _seeds = itertools.count()
 
 
@@ -56,13 +57,13 @@ def item_indices(live: Snapshot, ids: list[str], name: str) -> np.ndarray:
 def router(state: ServiceState) -> APIRouter:
     """The recommending routes of one service."""
     s = state.settings
-    r = APIRouter(tags=["recommend"])
+    r = APIRouter(tags=["recommend"], dependencies=[guard(s.keys).read])
     K = Annotated[int, Query(ge=1, le=s.max_k, description="list length")]
     Weight = Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="re-ranker knob, 0 = off")]
 
     @r.get("/recommend", response_model=RecommendResponse, responses=ERRORS)
     async def recommend_user(
-        user_id: Annotated[str, AfterValidator(check_id), Query(description="the user's id")],
+        user_id: Annotated[Id, Query(description="the user's id")],
         k: K = 10,
         tail_weight: Weight = 0.0,
         rerank: Annotated[RerankName, Query(description="re-ranker used when tail_weight > 0")] = "xquad",
@@ -92,7 +93,7 @@ def router(state: ServiceState) -> APIRouter:
         return JSONResponse(live.for_history(idx, body.query, body.k, settings, allowed))
 
     @r.get("/similar/{item_id:path}", response_model=SimilarResponse, responses=ERRORS)
-    async def similar(item_id: Annotated[str, AfterValidator(check_id), Path()], k: K = 10) -> JSONResponse:
+    async def similar(item_id: Annotated[Id, Path()], k: K = 10) -> JSONResponse:
         """The k items most like an item, by the model's own item relations."""
         live = state.live
         if (j := live.item_index(item_id)) < 0:

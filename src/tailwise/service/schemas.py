@@ -1,96 +1,113 @@
 """Request and response bodies of the HTTP API (pydantic), with the checks that make bad input
-a 4xx with a clear message instead of an error deeper down.
+a 4xx with a clear message instead of an error deeper down, and the OpenAPI schema that
+declares those checks (so a client, or a schema-based fuzzer, knows what will be accepted).
 
-Ids are strings of 1 to 256 characters without control characters; a JSON number is read as
-its decimal string (``42`` and ``"42"`` name the same item). Texts may not hold NUL characters
-or unpaired surrogates (which could not be stored). Unknown fields are rejected, so a typo
-(``"tail_wieght"``) is an error rather than silently ignored. Limits that depend on the
-service's settings (largest ``k``, list lengths, text length) are checked by the routes.
+Ids are strings of 1 to 256 characters without control characters; texts may not hold NUL
+characters or unpaired surrogates (:mod:`tailwise.service.rules`). Strings and numbers are
+strict: a JSON number where a string is declared (``42`` for an id, ``NaN`` for an item id) is
+refused, and so is a string where a number is. Unknown fields are rejected, so a typo
+(``"tail_wieght"``) is an error rather than silently ignored. Rules across fields (a history
+or a query; an item's text or one of its fields) are declared with ``anyOf``. Limits that depend
+on the service's settings (largest ``k``, list lengths, text length) are checked by the routes
+and declared by :func:`tailwise.service.openapi.declare_limits`.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from tailwise.rerank import RERANKERS
+from tailwise.service.rules import (
+    ID_PATTERN,
+    MAX_ID_CHARS,
+    MAX_TIMESTAMP,
+    NONBLANK_PATTERN,
+    TEXT_PATTERN,
+    TIMESTAMP_PATTERN,
+    check_id,
+    check_text,
+    is_blank,
+    parse_timestamp,
+)
 from tailwise.text.template import ItemTemplate
 
-MAX_ID_CHARS = 256
 #: the largest seed a request may give (a 63-bit integer)
 MAX_SEED = 2**63 - 1
 SEED_HELP = "seed of the stochastic re-ranker (default: a new one per request)"
-#: the latest accepted event time, epoch seconds (the year 2200)
-MAX_TIMESTAMP = 7_258_118_400.0
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 #: fields of ``POST /items`` joined into an item's text, in this order, when no text is given
 ITEM_FIELDS = ("title", "genres", "brand", "tags", "description")
+#: the fields of ``POST /items`` that may also be lists of strings
+LIST_FIELDS = ("genres", "tags")
 _TEMPLATE = ItemTemplate(fields=ITEM_FIELDS)
 
 RerankName = Literal[("none", *RERANKERS)]  # type: ignore[valid-type]
 EventType = Literal["view", "click", "purchase", "rating"]
 
 
-def check_id(value: str) -> str:
-    """An id as the API accepts it (see the module docstring); ValueError says what is wrong."""
-    if not value:
-        raise ValueError("must not be empty")
-    if len(value) > MAX_ID_CHARS:
-        raise ValueError(f"must have at most {MAX_ID_CHARS} characters, not {len(value)}")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if _SURROGATE.search(value):
-        raise ValueError("must be valid Unicode (found an unpaired surrogate)")
+class Declare:
+    """Annotation metadata that adds JSON-schema keywords to a type's schema: the declaration of
+    a rule that a validator of the same annotation enforces with its own message."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+
+def check_words(value: str) -> str:
+    """Search words: a text (:func:`check_text`) with some non-blank character."""
+    if is_blank(check_text(value)):
+        raise ValueError("must contain some non-blank text")
     return value
 
 
-def check_text(value: str) -> str:
-    """A free text: no NUL characters and no unpaired surrogates."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    if _SURROGATE.search(value):
-        raise ValueError("must be valid Unicode (found an unpaired surrogate)")
-    return value
+def _integral(value: Any) -> Any:
+    """A float with no fraction (``74.0``, a JSON-schema integer) as an int; anything else as it
+    is, for the strict int check (which refuses strings, booleans and fractions)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Id = Annotated[str, AfterValidator(check_id)]
-Text = Annotated[str, AfterValidator(check_text)]
-_CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+_NONBLANK = {"type": "string", "pattern": NONBLANK_PATTERN}
+#: JSON-schema integers: an int or a float without fraction, never a string or a boolean
+#: (the bounds go before the validator, or pydantic's schema names them "ge"/"le")
+Length = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral)]
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED), BeforeValidator(_integral)]
+Id = Annotated[str, AfterValidator(check_id), Declare(minLength=1, maxLength=MAX_ID_CHARS, pattern=ID_PATTERN)]
+Text = Annotated[str, AfterValidator(check_text), Declare(pattern=TEXT_PATTERN)]
+Words = Annotated[str, AfterValidator(check_words), Declare(allOf=[{"pattern": TEXT_PATTERN}, {"pattern": NONBLANK_PATTERN}])]
+Timestamp = Annotated[
+    Annotated[float, Strict()] | str | None,
+    Declare(anyOf=[{"type": "number", "minimum": 0, "maximum": MAX_TIMESTAMP},
+                   {"type": "string", "pattern": TIMESTAMP_PATTERN}, {"type": "null"}]),
+]  # fmt: skip
 
 
-def parse_timestamp(value: float | str | None) -> float | None:
-    """Epoch seconds from a number, a numeric string or an ISO-8601 date (UTC when no zone).
+def _config(**json_schema_extra: Any) -> ConfigDict:
+    """Unknown fields refused, strings strict (pydantic never turns a number into a string)."""
+    return ConfigDict(extra="forbid", json_schema_extra=json_schema_extra or None)
 
-    Examples
-    --------
-    >>> parse_timestamp("2024-05-01T12:00:00Z"), parse_timestamp("1714564800"), parse_timestamp(None)
-    (1714564800.0, 1714564800.0, None)
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                when = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-            except ValueError:
-                raise ValueError(f"must be an ISO-8601 date or epoch seconds, not {value!r}") from None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = when.timestamp()
-    else:
-        seconds = float(value)
-    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_TIMESTAMP:
-        raise ValueError(f"must be between 1970 and 2200 (epoch seconds 0 to {MAX_TIMESTAMP:.0f}), not {value!r}")
-    return seconds
+
+def _nonblank_field(name: str) -> dict[str, Any]:
+    """The schema of "field `name` is given and has some non-blank text"."""
+    value = {"anyOf": [_NONBLANK, {"type": "array", "contains": _NONBLANK}]} if name in LIST_FIELDS else _NONBLANK
+    return {"required": [name], "properties": {name: value}}
 
 
 # ---------------------------------------------------------------------- requests
@@ -98,18 +115,21 @@ class RecommendRequest(BaseModel):
     """``POST /recommend``: a history of item ids and/or a free-text query, optionally within
     a whitelist of candidate item ids."""
 
-    model_config = _CONFIG
+    model_config = _config(anyOf=[
+        {"required": ["history"], "properties": {"history": {"type": "array", "minItems": 1}}},
+        {"required": ["query"], "properties": {"query": _NONBLANK}},
+    ])  # fmt: skip
     history: list[Id] | None = Field(None, description="item ids the user liked (a new user, no refit)")
     query: Text | None = Field(None, description="free text, e.g. 'space adventure for kids'")
-    k: int = Field(10, ge=1, strict=True, description="list length (at most the service's max_k)")
-    tail_weight: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="re-ranker knob, 0 = off")
+    k: Length = Field(10, description="list length (at most the service's max_k)")
+    tail_weight: float = Field(0.0, ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description="re-ranker knob, 0 = off")
     rerank: RerankName = Field("xquad", description="re-ranker used when tail_weight > 0")
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, strict=True, description=SEED_HELP)
+    seed: Seed | None = Field(None, description=SEED_HELP)
     candidates: list[Id] | None = Field(None, min_length=1, description="recommend only among these item ids")
 
     @model_validator(mode="after")
     def _needs_input(self) -> RecommendRequest:
-        if not self.history and not (self.query and self.query.strip()):
+        if not self.history and is_blank(self.query):
             raise ValueError("give a non-empty history (item ids) and/or a query (text)")
         return self
 
@@ -117,7 +137,7 @@ class RecommendRequest(BaseModel):
 class ItemIn(BaseModel):
     """One item of ``POST /items``: a text, or named fields joined into one."""
 
-    model_config = _CONFIG
+    model_config = _config(anyOf=[_nonblank_field(f) for f in ("text", *ITEM_FIELDS)])
     item_id: Id
     text: Text | None = Field(None, description="the whole item text (title first)")
     title: Text | None = None
@@ -128,34 +148,46 @@ class ItemIn(BaseModel):
 
     @model_validator(mode="after")
     def _needs_text(self) -> ItemIn:
-        if not self.full_text().strip():
+        if is_blank(self.full_text()):
             raise ValueError(f"item {self.item_id!r} needs a non-empty text or one of the fields {', '.join(ITEM_FIELDS)}")
         return self
 
+    def longest_text(self) -> int:
+        """The length of its longest text: `text`, a named field or an entry of a list field
+        (each is limited, as the OpenAPI schema declares; the joined text is not)."""
+        values = [getattr(self, f) for f in ("text", *ITEM_FIELDS)]
+        return max((len(v) for value in values for v in ([value] if isinstance(value, str) else value or [])), default=0)
+
     def full_text(self) -> str:
-        """The item text: `text` when given, else the named fields joined by the template."""
-        if self.text is not None and self.text.strip():
+        """The item text: `text` when not blank, else the non-blank named fields (and list
+        entries) joined by the template."""
+        if not is_blank(self.text):
             return self.text
-        record = {f: ", ".join(v) if isinstance(v, list) else v for f in ITEM_FIELDS if (v := getattr(self, f))}
+        record = {}
+        for f in ITEM_FIELDS:
+            values = getattr(self, f)
+            values = [values] if isinstance(values, str) else values or []
+            if joined := ", ".join(v for v in values if not is_blank(v)):
+                record[f] = joined
         return _TEMPLATE.render(record)
 
 
 class ItemsRequest(BaseModel):
     """``POST /items``."""
 
-    model_config = _CONFIG
+    model_config = _config()
     items: list[ItemIn] = Field(min_length=1)
 
 
 class FeedbackEvent(BaseModel):
     """One event of ``POST /feedback``."""
 
-    model_config = _CONFIG
+    model_config = _config()
     user_id: Id
     item_id: Id
     type: EventType
-    value: float = Field(1.0, allow_inf_nan=False)
-    timestamp: float | str | None = Field(None, description="ISO-8601 or epoch seconds; default: when received")
+    value: float = Field(1.0, strict=True, allow_inf_nan=False)
+    timestamp: Timestamp = Field(None, description="ISO-8601 or epoch seconds; default: when received")
 
     @field_validator("timestamp")
     @classmethod
@@ -166,7 +198,7 @@ class FeedbackEvent(BaseModel):
 class FeedbackRequest(BaseModel):
     """``POST /feedback``."""
 
-    model_config = _CONFIG
+    model_config = _config()
     events: list[FeedbackEvent] = Field(min_length=1)
 
 
@@ -226,6 +258,10 @@ class FeedbackResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class ReloadResponse(BaseModel):
+    reloaded: bool
 
 
 class Info(BaseModel):

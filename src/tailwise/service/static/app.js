@@ -15,6 +15,9 @@
     none: "The model's own order; the tail weight is off.",
   };
 
+  /** Where the API key a person entered is kept: this tab only, gone when it closes. */
+  const KEY_STORE = "tailwise-api-key";
+
   /** What the list is for: a user id or free-text interests, plus the sequence of the last request. */
   const state = { mode: null, userId: "", interests: "", seq: 0, controller: null, totalUsers: 0 };
 
@@ -38,6 +41,8 @@
   async function callApi(path, options = {}) {
     const headers = { Accept: "application/json" };
     if (options.body) headers["Content-Type"] = "application/json";
+    const key = sessionStorage.getItem(KEY_STORE);
+    if (key) headers.Authorization = `Bearer ${key}`;
     let response;
     try {
       response = await fetch(path, { ...options, headers });
@@ -48,6 +53,7 @@
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (response.status === 401) $("key-form").hidden = false; // the service wants a key: ask for one
     if (!response.ok) throw new ApiError(describeError(response, data, text));
     return data;
   }
@@ -362,6 +368,11 @@
     $("k").addEventListener("change", refresh);
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); search($("search").value); });
     $("item-form").addEventListener("submit", addItem);
+    $("key-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(KEY_STORE, $("api-key").value.trim());
+      location.reload();
+    });
     loadInfo();
     loadUsers();
     restoreFromUrl();

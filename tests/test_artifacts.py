@@ -261,6 +261,36 @@ def test_unknown_users_respect_candidates(saved):
 
 
 
+def test_fallback_reasons_and_lists_never_longer_than_the_catalogue(saved, dataset):
+    pipe, _ = saved
+    known_id = dataset.users.id(4)
+    out = pipe.recommend(["nobody", known_id], k=10**9)  # cut to the catalogue: no huge arrays
+    assert out.items.shape == (2, dataset.n_items)
+    assert out.fallback == ("unknown user", "")
+    cold = pipe.items.indices(["cold-1", "cold-2"])
+    recs, seeds = pipe.fold_in(cold, None, k=5)  # the service's path: popularity, not index order
+    order, _ = popularity_order(pipe)
+    np.testing.assert_array_equal(recs.items[0], order[:5])
+    assert not len(seeds)
+    hist = pipe.recommend_history(["cold-1", "cold-2"], k=5)
+    assert hist.fallback == ("none of its items has training interactions, so the model scores every item alike",)
+    assert pipe.recommend_history([dataset.items.id(0)], k=5).fallback == ("",)
+
+
+def test_damaged_npz_names_the_file(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match="model.npz: cannot read the arrays") as info:
+        read_arrays(path)
+    assert info.value.path == str(path)
+
+
+def test_manifest_must_be_an_object(tmp_path):
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="must be a JSON object, not a list"):
+        read_manifest(tmp_path)
+
+
 def test_atomic_write_gives_normal_file_permissions(tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts, "_UMASK", 0o022)
     target = tmp_path / "report.html"

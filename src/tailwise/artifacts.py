@@ -17,6 +17,8 @@ import os
 import platform
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,12 +127,16 @@ def read_manifest(directory: str | Path) -> dict:
     from tailwise.errors import DataError
 
     path = Path(directory) / "manifest.json"
-    if not path.exists():
+    if not is_model_dir(directory):
         raise DataError("not a tailwise model directory (no manifest.json)", path=directory)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"manifest is not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the manifest: {exc}", path=path) from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"the manifest must be a JSON object, not a {type(manifest).__name__}", path=path)
     if manifest.get("format") != FORMAT_VERSION:
         raise DataError(
             f"model directory format {manifest.get('format')!r} is not supported "
@@ -141,7 +147,25 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
+#: what zipfile, zlib and numpy raise for a damaged, truncated or foreign ``.npz`` file (a
+#: plain ``.npy`` array has no ``with`` support: TypeError or AttributeError)
+_DAMAGED = (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, MemoryError, zipfile.BadZipFile, zlib.error)
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """Whether `path` is a directory with a ``manifest.json`` (a model directory)."""
+    return (Path(path) / "manifest.json").is_file()
+
+
 def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of one ``.npz`` file, loaded without pickle."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    """All arrays of one ``.npz`` file, loaded without pickle; a missing, truncated or garbled
+    file is a DataError naming it."""
+    from tailwise.errors import DataError
+
+    if not Path(path).is_file():
+        raise DataError("the file is missing", path=path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except _DAMAGED as exc:
+        raise DataError(f"cannot read the arrays: the file is damaged or not a NumPy .npz archive ({type(exc).__name__})", path=path) from None

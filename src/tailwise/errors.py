@@ -53,8 +53,31 @@ class DataError(TailwiseError, ValueError):
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
+class ParameterError(TailwiseError, ValueError):
+    """A model hyperparameter of the wrong type or outside its range.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what is allowed.
+    model : str
+        The model's name.
+    param : str
+        The parameter's name.
+    """
+
+    def __init__(self, message: str, model: str, param: str) -> None:
+        self.model = model
+        self.param = param
+        super().__init__(message)
+
+
 class MissingExtraError(TailwiseError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class NumericalError(TailwiseError, ArithmeticError):
+    """A fit gave NaN or infinite values: its parameters or data are outside a workable range."""
 
 
 class NotFittedError(TailwiseError, RuntimeError):

@@ -373,6 +373,36 @@ def test_bad_rating_in_parquet_names_the_row(tmp_path):
     assert (err.path, err.line, err.field) == (str(path), 2, "rating")
 
 
+@pytest.mark.parametrize(
+    ("rows", "line", "shown"),
+    [
+        ("u1,i1,100\nu1,i2,101\nu2,i1,102\nu2,i2,soon\n", 5, "'soon'"),  # a word among numbers
+        ("u1,i1,soon\nu1,i2,101\nu2,i1,102\nu2,i2,103\n", 2, "'soon'"),
+        ("u1,i1,2020-01-01\nu1,i2,2020-01-02\nu2,i1,2020-01-03\nu2,i2,later\n", 5, "'later'"),
+        ("u1,i1,2020-01-01\nu1,i2,2020-01-02\nu2,i1,12\nu2,i2,2020-01-03\n", 4, "'12'"),  # a number among dates
+    ],
+)
+def test_bad_timestamp_names_its_own_line_and_value(write, rows, line, shown):
+    path = write("r.csv", "user_id,item_id,timestamp\n" + rows)
+    err = _error(load_dataset, path)
+    assert (err.path, err.line, err.field) == (str(path), line, "timestamp")
+    assert shown in err.message
+
+
+@pytest.mark.parametrize("value", ["1e308", "-3.5e38", "4e38"])
+def test_rating_beyond_float32_is_an_error(write, value):
+    path = write("r.csv", f"user_id,item_id,rating\nu1,i1,4\nu1,i2,{value}\n")
+    with np.errstate(over="raise"):  # no raw NumPy overflow on the way
+        err = _error(load_dataset, path)
+    assert (err.line, err.field) == (3, "rating")
+    assert f"'{value}' is out of range" in err.message
+
+
+def test_rating_at_float32_max_is_kept(write):
+    path = write("r.csv", "user_id,item_id,rating\nu1,i1,4\nu1,i2,3.4e38\n")
+    assert np.isfinite(load_dataset(path).rating).all()
+
+
 def test_bad_timestamp(write):
     path = write("r.csv", "user_id,item_id,timestamp\nu1,i1,2020-01-01\nu2,i1,yesterday\n")
     err = _error(load_dataset, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -90,14 +90,9 @@ def params_for(name: str, params: dict[str, dict[str, object]], strict: bool = F
     With `strict` (one model, as in ``fit``) every shared key goes to the model, so a typo is an
     error; otherwise (several models) each model takes only the shared keys it accepts.
     """
-    import inspect
-
-    from tailwise.models import MODELS
-
     shared = params.get("*", {})
     if not strict:
-        accepted = set(inspect.signature(MODELS[name].__init__).parameters) if name in MODELS else set()
-        shared = {k: v for k, v in shared.items() if k in accepted}
+        shared = {k: v for k, v in shared.items() if k in _accepted(name)}
     return {**shared, **params.get(name, {})}
 
 
@@ -110,13 +105,43 @@ def add_text_options(p: argparse.ArgumentParser) -> None:
 
 def text_params(args: argparse.Namespace, name: str) -> dict[str, object]:
     """--encoder and --cache-dir as parameters, for the models that take them."""
-    import inspect
+    given = {"encoder": getattr(args, "encoder", None), "cache_dir": getattr(args, "cache_dir", None)}
+    return {k: v for k, v in given.items() if v and k in _accepted(name)}
 
+
+def _accepted(name: str) -> set[str]:
     from tailwise.models import MODELS
 
-    accepted = set(inspect.signature(MODELS[name].__init__).parameters) if name in MODELS else set()
-    given = {"encoder": getattr(args, "encoder", None), "cache_dir": getattr(args, "cache_dir", None)}
-    return {k: v for k, v in given.items() if v and k in accepted}
+    return set(MODELS[name].param_rules) if name in MODELS else set()
+
+
+def refuse_overwrite(target: Path, option: str, inputs: Iterable[Path | None]) -> None:
+    """Stop before `target` (the path of `option`) would replace or remove a file given as
+    input: it is one of `inputs`, one of them lies inside it, or it is an existing file inside
+    an input folder (a model directory's manifest, say)."""
+    where = target.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        path = given.resolve()
+        if path == where or where in path.parents:
+            what = "is an input of this command and would be overwritten" if path == where else f"holds the input {given}, which would be lost"
+            raise DataError(f"{option} {what}; choose another path", path=target)
+        if path in where.parents and where.exists():
+            raise DataError(f"{option} is a file of the input {given} and would be overwritten; choose another path", path=target)
+
+
+def refuse_non_model_dir(target: Path, option: str, force: bool) -> None:
+    """Stop before a model directory is written over something that is not one: an existing
+    file, or a directory that is neither empty nor a tailwise model directory (unless `force`)."""
+    from tailwise.artifacts import is_model_dir
+
+    if force or not (target.exists() or target.is_symlink()):
+        return
+    if target.is_dir() and (is_model_dir(target) or not any(target.iterdir())):
+        return
+    kind = "a file" if not target.is_dir() else "a directory that is not a tailwise model directory (no manifest.json)"
+    raise DataError(f"{option} is {kind}, which would be replaced; choose another path or pass --force", path=target)
 
 
 @contextlib.contextmanager

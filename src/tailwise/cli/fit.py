@@ -12,6 +12,8 @@ from tailwise.cli.common import (
     load_data,
     params_for,
     parse_params,
+    refuse_non_model_dir,
+    refuse_overwrite,
     status,
     text_params,
 )  # fmt: skip
@@ -27,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(manifest.json + arrays, no pickle) that `tailwise recommend` loads.",
     )
     add_data_options(p)
-    p.add_argument("--model-dir", type=Path, required=True, help="directory to write (replaced atomically)")
+    p.add_argument("--model-dir", type=Path, required=True, help="directory to write: new, empty, or a model directory (replaced atomically)")
+    p.add_argument("--force", action="store_true", help="replace --model-dir even when it is a file or a directory that is not a model directory (never an input)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"popular, itemknn, ease, als, bpr, content, adapter, hybrid or twotower (default: {DEFAULT_MODEL})")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter, e.g. --param l2=300 (repeatable)")
     add_text_options(p)
@@ -38,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from tailwise.models import make_model
     from tailwise.pipeline import Pipeline
 
-    dataset = load_data(args)
+    inputs = (args.interactions, args.items, args.movielens, args.amazon)
+    refuse_overwrite(args.model_dir, "--model-dir", inputs)
+    refuse_non_model_dir(args.model_dir, "--model-dir", args.force)
     params = {**text_params(args, args.model), **params_for(args.model, parse_params(args.param), strict=True)}
-    model = make_model(args.model, **params)
+    model = make_model(args.model, **params)  # bad parameters fail here, before the data is read
+    dataset = load_data(args)
     with status(f"Fitting {args.model} on {dataset.n_interactions:,} interactions"):
         pipe = Pipeline.fit(model, dataset)
     with status("Writing the model directory"):

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"tailwise: error: {message}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("tailwise: error: not enough memory for this run; use less data, a smaller --k or fewer users", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tailwise: interrupted", file=sys.stderr)
         return 130

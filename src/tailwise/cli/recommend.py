@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tailwise.artifacts import atomic_write_text
-from tailwise.cli.common import console, read_id_lines, status
+from tailwise.cli.common import console, read_id_lines, refuse_overwrite, status
 from tailwise.errors import DataError
 
 if TYPE_CHECKING:
+    from tailwise.pipeline import Pipeline, UserLists
     from tailwise.rerank import Exposure
+
+#: the longest list asked for that is not refused outright (lists are cut to the catalogue)
+MAX_K = 1_000_000
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,15 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "recommend",
         help="write top-k recommendations for users",
         description="Write OUT.csv with the header user_id,item_id,rank,score: ranks 1..K per "
-        "user, never an item the user had in training. Users unknown to the model get the most "
-        "popular training items (the fallback).",
+        "user, never an item the user had in training, scores that never increase. Users the "
+        "model cannot rank items for (unknown users, a history of items without interactions, "
+        "a query that matches no item text) get the most popular training items (the "
+        "fallback); the command says who and why, and why any list is shorter than K.",
     )
     p.add_argument("--model-dir", type=Path, required=True, help="a directory written by `tailwise fit`")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--users", type=Path, help="file with one user id per line (an optional first line 'user_id' is skipped)")
     who.add_argument("--history", help="a new user's items, comma-separated ids: folded in without refitting (user_id 'history' in OUT)")
     who.add_argument("--query", help="free text, e.g. 'space adventure for kids': its closest items by text are folded in (user_id 'query' in OUT)")
-    p.add_argument("--k", type=int, default=10, help="list length (default: 10)")
+    p.add_argument("--k", type=int, default=10, help="list length, cut to the catalogue size (default: 10)")
     p.add_argument("--output", type=Path, required=True, help="CSV to write")
     p.add_argument("--candidates", type=Path, help="file with one item id per line: only these may be recommended")
     add_rerank_options(p)
@@ -64,27 +70,88 @@ def exposure_from_args(args: argparse.Namespace) -> Exposure:
 def run(args: argparse.Namespace) -> int:
     from tailwise.pipeline import Pipeline
 
-    if args.k < 1:
-        raise DataError(f"--k must be at least 1, not {args.k}")
+    if not 1 <= args.k <= MAX_K:
+        raise DataError(f"--k must be between 1 and {MAX_K:,}, not {args.k:,}")
+    refuse_overwrite(args.output, "--output", (args.users, args.candidates, args.model_dir))
     rr = {"exposure": exposure_from_args(args)}
     with status("Loading the model"):
         pipe = Pipeline.load(args.model_dir)
     candidates = _candidates(args.candidates, pipe) if args.candidates else None
+    own = None  # the items of --history, never recommended back
     if args.query is not None:
+        if not args.query.strip():
+            raise DataError("--query is empty")
         lists = pipe.recommend_query(args.query, k=args.k, candidates=candidates, **rr)
     elif args.history is not None:
         ids = [i.strip() for i in args.history.split(",") if i.strip()]
+        if not ids:
+            raise DataError("--history names no item ids")
+        unknown = [i for i in ids if i not in pipe.items]
+        if unknown:
+            raise DataError(f"--history names items the model does not know: {_some(list(map(repr, unknown)))}")
         lists = pipe.recommend_history(ids, k=args.k, candidates=candidates, **rr)
+        own = pipe.items.indices(ids)
     else:
         users = read_id_lines(args.users, "user", "user_id")
         with status(f"Recommending for {len(users):,} users"):
             lists = pipe.recommend(users, k=args.k, candidates=candidates, **rr)
-    users = lists.user_ids
     atomic_write_text(args.output, _to_csv(lists, pipe.items.ids))
-    unknown = int((~lists.known).sum())
-    note = f" ({unknown} unknown users got the popularity fallback)" if unknown else ""
-    console.print(f"wrote {len(users):,} lists of up to {args.k} items to {args.output}{note}")
+    k = pipe.max_k(args.k)
+    notes = [f"wrote {_lists(len(lists.user_ids))} of up to {k} items to {args.output}"]
+    if k < args.k:
+        notes.append(f"--k {args.k:,} is more than the {k:,} items of the catalogue: lists hold at most {k:,}")
+    notes += _notes(lists, k, _available(lists, pipe, candidates, args.query is not None, own))
+    for note in notes:
+        console.print(note, markup=False, highlight=False)  # ids and paths are printed as they are
     return 0
+
+
+def _available(lists: UserLists, pipe: Pipeline, candidates: np.ndarray | None, query: bool, own: np.ndarray | None) -> np.ndarray:
+    """How many items each list could hold: the catalogue (or the candidates) less the items
+    never recommended back (a user's training items, the items of --history `own`)."""
+    allowed = np.zeros(len(pipe.items), dtype=np.float32)
+    allowed[slice(None) if candidates is None else candidates] = 1.0
+    if query:
+        return np.full(len(lists.user_ids), allowed.sum())
+    if own is not None:
+        return np.full(1, allowed.sum() - allowed[np.unique(own)].sum())
+    idx = pipe.users.indices(lists.user_ids, missing=-1)
+    seen = np.zeros(len(idx), dtype=np.float32)
+    seen[idx >= 0] = pipe.history[idx[idx >= 0]] @ allowed
+    return allowed.sum() - seen
+
+
+def _notes(lists: UserLists, k: int, available: np.ndarray) -> list[str]:
+    """What the user should know about the lists: who got the fallback and why, and why a list
+    is shorter than `k`."""
+    notes = []
+    by_reason: dict[str, list[str]] = {}
+    for user, why in zip(lists.user_ids, lists.fallback):
+        if why:
+            by_reason.setdefault(why, []).append(user)
+    for why, users in by_reason.items():
+        notes.append(f"popularity fallback for {_lists(len(users))} ({why}): {_some(users)}")
+    lengths = (lists.items >= 0).sum(axis=1)
+    short = lengths < k
+    explained = short & (lengths == available)
+    if explained.any():
+        users = [u for u, e in zip(lists.user_ids, explained) if e]
+        notes.append(
+            f"{_lists(len(users))} {'holds' if len(users) == 1 else 'hold'} fewer than {k} items, because no more may be recommended "
+            f"(the catalogue or the candidates, less the user's own items): {_some(users)}"
+        )
+    if (short & ~explained).any():  # not expected: every stage fills a list while it can
+        notes.append(f"{_lists(int((short & ~explained).sum()))} with fewer than {k} items although more could be recommended")
+    return notes
+
+
+def _lists(n: int) -> str:
+    return f"{n:,} list" if n == 1 else f"{n:,} lists"
+
+
+def _some(users: list[str]) -> str:
+    """Up to five user ids, then how many more."""
+    return ", ".join(users[:5]) + (f" and {len(users) - 5:,} more" if len(users) > 5 else "")
 
 
 def _candidates(path: Path, pipe) -> np.ndarray:

@@ -44,7 +44,13 @@ class Columns:
     timestamp: str | None = "auto"
 
 
-def _numeric(table: Table, name: str, role: str) -> np.ndarray:
+#: ratings are stored as float32: a larger magnitude would overflow to infinity
+MAX_RATING = float(np.finfo(np.float32).max)
+
+
+def _numeric(table: Table, name: str, role: str, limit: float | None = None) -> np.ndarray:
+    """The column as finite float64 numbers, at most `limit` in magnitude; the first bad value
+    is a DataError naming its line."""
     raw = table.column(name, role)
     values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -54,6 +60,10 @@ def _numeric(table: Table, name: str, role: str) -> np.ndarray:
         raise table.fail(
             row, name, f"{role} must be a number, found {shown!r} ({len(bad)} bad rows in all)"
         )
+    big = np.flatnonzero(np.abs(values) > limit) if limit is not None else []
+    if len(big):
+        row = int(big[0])
+        raise table.fail(row, name, f"{role} {str(raw[row])!r} is out of range: at most {limit:.4g} in magnitude ({len(big)} such rows in all)")
     return values
 
 
@@ -66,15 +76,23 @@ def _ids(table: Table, name: str, role: str) -> np.ndarray:
 
 
 def _parse_timestamp(table: Table, name: str) -> np.ndarray:
+    """Timestamps as float64: numbers as they are, or dates as seconds since the epoch.
+
+    A column is numeric when most of its values are numbers, else a column of dates; the first
+    value that does not fit the column's kind is a DataError naming its own line and value."""
     raw = table.column(name, "timestamp")
     numeric = pd.to_numeric(pd.Series(raw), errors="coerce")
-    if numeric.notna().all():
+    finite = np.isfinite(numeric.to_numpy(dtype=np.float64))
+    if finite.all():
         return numeric.to_numpy(dtype=np.float64)
+    if finite.mean() > 0.5:
+        row = int(np.flatnonzero(~finite)[0])
+        raise table.fail(row, name, f"timestamp must be a number like the rest of the column, found {str(raw[row])!r}")
     parsed = pd.to_datetime(pd.Series(raw), errors="coerce", utc=True, format="mixed")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
+    bad = np.flatnonzero(parsed.isna().to_numpy() | finite)
     if len(bad):
         row = int(bad[0])
-        raise table.fail(row, name, f"timestamp is neither a number nor a date: {str(raw[row])!r}")
+        raise table.fail(row, name, f"timestamp is not a date like the rest of the column: {str(raw[row])!r}")
     # seconds since the epoch, whatever resolution pandas parsed to (ns, us or s)
     seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     return seconds.to_numpy(dtype=np.float64)
@@ -107,7 +125,7 @@ def parse_interactions(
     )
     users = _ids(table, columns.user, "user id")
     items = _ids(table, columns.item, "item id")
-    rating = None if rating_col is None else _numeric(table, rating_col, "rating")
+    rating = None if rating_col is None else _numeric(table, rating_col, "rating", MAX_RATING)
     ts = None if ts_col is None else _parse_timestamp(table, ts_col)
     keep = _dedupe(table, users, items, ts, on_duplicate, columns.item)
     return Interactions(

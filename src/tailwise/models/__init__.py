@@ -9,6 +9,7 @@ from tailwise.models.ease import EASE
 from tailwise.models.factors import ALS, BPR
 from tailwise.models.hybrid import Hybrid
 from tailwise.models.itemknn import ItemKNN
+from tailwise.models.params import check_params
 from tailwise.models.popular import Popular
 from tailwise.models.twotower import TwoTower
 
@@ -19,21 +20,21 @@ MODELS: dict[str, type[Recommender]] = {
 
 
 def make_model(name: str, **params: object) -> Recommender:
-    """A new, unfitted model by name, with parameters overriding its defaults."""
+    """A new, unfitted model by name, with parameters overriding its defaults.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model name.
+    ParameterError
+        For a parameter the model does not have, or a value outside its rule
+        (:attr:`Recommender.param_rules`, :mod:`tailwise.models.params`).
+    """
     try:
         cls = MODELS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
-    import inspect
-
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"model {name!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"its parameters are: {', '.join(allowed) or '(none)'}"
-        )
+    check_params(name, cls.param_rules, params)
     return cls(**params)
-
 
 __all__ = ["ALS", "BPR", "EASE", "MODELS", "Adapter", "Content", "Hybrid", "ItemKNN", "Popular", "Recommendations", "Recommender", "TwoTower", "make_model", "top_k"]

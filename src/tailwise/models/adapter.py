@@ -20,7 +20,9 @@ from threadpoolctl import threadpool_limits
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
 from tailwise.models.ease import item_gram
+from tailwise.models.params import BIG, MAX_DIM, MAX_SEED, Flag, Int, Real, Text, rules
 from tailwise.models.relations import VectorRelations
+from tailwise.models.state import StateCheck
 from tailwise.text.features import ItemFeatures
 from tailwise.text.side import TextSide
 
@@ -90,6 +92,11 @@ class Adapter(Recommender):
     """
 
     name = "adapter"
+    param_rules = rules(
+        encoder=Text(), factors=Int(1, MAX_DIM), norm=Real(0, 2), l2=Real(0, BIG, low_open=True),
+        tfidf=Flag(), year=Flag(), max_tokens=Int(1), max_anchors=Int(1),
+        cache_dir=Text(optional=True), random_state=Int(0, MAX_SEED),
+    )  # fmt: skip
     _state_keys = (
         "item_factors_", "item_vectors_", "dual_", "anchor_emb_", "anchor_year_", "text_state_",
         "anchor_tfidf_data_", "anchor_tfidf_indices_", "anchor_tfidf_indptr_", "anchor_tfidf_cols_",
@@ -154,6 +161,16 @@ class Adapter(Recommender):
         self.text_state_ = np.asarray(sorted(state), dtype=str)
         for key, value in state.items():
             setattr(self, f"text_{key}_", value)
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("item_factors_", "items", "factors")
+        check.shape("item_vectors_", "items", "factors")
+        check.shape("dual_", "anchors", "factors")
+        check.shape("anchor_emb_", "anchors", "text_dim")
+        check.csr("anchor_tfidf_data_", "anchor_tfidf_indices_", "anchor_tfidf_indptr_", "anchors", int(self.anchor_tfidf_cols_))
+        missing = [k for k in np.asarray(self.text_state_).tolist() if not hasattr(self, f"text_{k}_")]
+        if missing:
+            check.problems.append(f"the array {check.prefix}text_{missing[0]}_ is missing")
 
     def get_state(self) -> dict[str, np.ndarray]:
         out = super().get_state()

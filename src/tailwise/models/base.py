@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.errors import ColdStartError, NotFittedError
+from tailwise.errors import ColdStartError, NotFittedError, NumericalError
+from tailwise.models.params import Rule, check_params, rules
+from tailwise.models.state import StateCheck
 from tailwise.ranking import Recommendations, top_k
 
 if TYPE_CHECKING:
@@ -53,11 +55,17 @@ class Recommender:
     """Base class: subclasses set ``name`` and implement ``_fit`` and ``_score``.
 
     Following scikit-learn, ``__init__`` only stores parameters, ``fit`` returns ``self`` and
-    fitted attributes end in ``_``. Subclasses list their fitted arrays in ``_state_keys``.
+    fitted attributes end in ``_``. Subclasses declare the values each init parameter accepts
+    in ``param_rules`` (:mod:`tailwise.models.params`), list their fitted arrays in
+    ``_state_keys`` and say how the arrays fit together in ``_check_state``.
     """
 
     name: ClassVar[str] = "base"
+    #: init parameter -> the values it accepts; checked on fit and by ``make_model``
+    param_rules: ClassVar[Mapping[str, Rule]] = rules()
     _state_keys: ClassVar[tuple[str, ...]] = ()
+    #: fitted arrays that older model directories may lack
+    _optional_state: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ to implement
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
@@ -67,12 +75,31 @@ class Recommender:
         """Dense float32 scores [len(users), n_items] for users given by index and history rows."""
         raise NotImplementedError
 
+    def _check_state(self, check: StateCheck) -> None:
+        """Declare the shapes of the fitted arrays (see :class:`~tailwise.models.state.StateCheck`)."""
+
     # ------------------------------------------------------------------ shared
     def fit(self, dataset: Dataset) -> Recommender:
-        """Fit on the binary user-item matrix of `dataset`; returns self."""
+        """Fit on the binary user-item matrix of `dataset`; returns self.
+
+        Raises
+        ------
+        ParameterError
+            A parameter outside its rule (:attr:`param_rules`), before any work.
+        NumericalError
+            The fit gave NaN or infinite values (parameters or data outside a workable range).
+        """
+        check_params(self.name, self.param_rules, self.get_params())
         self.n_items_ = dataset.n_items
         self.n_users_ = dataset.n_users
         self._fit(dataset.matrix(), dataset)
+        problems = self.check_state()
+        if problems:
+            params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+            raise NumericalError(
+                f"fitting {self.name} ({params or 'no parameters'}) gave unusable values: "
+                f"{problems[0]}; try other parameters"
+            )
         return self
 
     def get_params(self) -> dict[str, object]:
@@ -214,7 +241,25 @@ class Recommender:
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> Recommender:
-        """Restore fitted arrays saved by :meth:`get_state`."""
+        """Restore fitted arrays saved by :meth:`get_state` (check them with :meth:`check_state`)."""
         for key, value in state.items():
             setattr(self, key, value.item() if value.ndim == 0 else value)
         return self
+
+    def check_state(self, prefix: str = "") -> list[str]:
+        """What is wrong with the fitted arrays, in words (empty when nothing): arrays missing,
+        shapes that do not fit together or the item and user counts, NaN or infinite values.
+        `prefix` names the arrays as a containing model stores them (the hybrid's ``"ease."``)."""
+        counts = {k: getattr(self, k, None) for k in ("n_items_", "n_users_")}
+        bad = [k for k, v in counts.items() if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0]
+        if bad:
+            return [f"{prefix + bad[0]!r} is missing or not a count"]
+        state = {k: getattr(self, k) for k in self._state_keys if hasattr(self, k)}
+        check = StateCheck(state, int(self.n_items_), int(self.n_users_), prefix)
+        for key in self._state_keys:
+            if key not in self._optional_state:
+                check.has(key)
+        check.finite()
+        if not check.problems:
+            self._check_state(check)
+        return check.problems

@@ -7,7 +7,9 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.params import Int, OneOf, Text, rules
 from tailwise.models.relations import VectorRelations
+from tailwise.models.state import StateCheck
 from tailwise.ranking import normalise_rows
 from tailwise.text.side import TextSide
 
@@ -35,6 +37,7 @@ class Content(Recommender):
     """
 
     name = "content"
+    param_rules = rules(encoder=Text(), profile=OneOf(*PROFILES), max_tokens=Int(1), cache_dir=Text(optional=True))
     _state_keys = ("embeddings_",)
 
     def __init__(self, encoder: str = "use", profile: str = "mean", max_tokens: int = 128, cache_dir: str | None = None) -> None:
@@ -44,9 +47,10 @@ class Content(Recommender):
         self.cache_dir = cache_dir
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"profile must be one of {PROFILES}, not {self.profile!r}")
         self.embeddings_ = self.text_side().embed(dataset.texts())
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("embeddings_", "items", "d")
 
     # ------------------------------------------------------------------ new items
     def _embed_new(self, texts: list[str]) -> np.ndarray:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.params import BIG, Real, rules
 from tailwise.models.relations import EaseRelations
+from tailwise.models.state import StateCheck
 
 
 def item_gram(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +41,7 @@ class EASE(Recommender):
     """
 
     name = "ease"
+    param_rules = rules(l2=Real(0, BIG, low_open=True))
     _state_keys = ("weights_", "active_")
 
     def __init__(self, l2: float = 500.0) -> None:
@@ -50,8 +53,6 @@ class EASE(Recommender):
     def fit_gram(self, active: np.ndarray, gram: np.ndarray) -> None:
         """Fit from the Gram matrix of the active items (see :func:`item_gram`); `gram` is
         overwritten. The hybrid shares one Gram matrix between EASE and its adapter this way."""
-        if self.l2 <= 0:
-            raise ValueError(f"EASE l2 must be positive, not {self.l2}")
         self.active_ = active
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
@@ -70,6 +71,11 @@ class EASE(Recommender):
         scores = np.zeros((rows.shape[0], self.n_items_), dtype=np.float32)
         scores[:, self.active_] = rows[:, self.active_] @ self.weights_
         return scores
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("active_", "active")
+        check.shape("weights_", "active", "active")
+        check.indices("active_", self.n_items_)
 
     def item_relations(self) -> EaseRelations:
         self._check_fitted()

@@ -13,7 +13,9 @@ from threadpoolctl import threadpool_limits
 from tailwise._compat import require
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.params import BIG, MAX_DIM, MAX_SEED, Int, Real, rules
 from tailwise.models.relations import VectorRelations
+from tailwise.models.state import StateCheck
 
 
 class _FactorModel(Recommender):
@@ -35,6 +37,10 @@ class _FactorModel(Recommender):
 
     def _fold_in(self, rows: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("user_factors_", "users", "factors")
+        check.shape("item_factors_", "items", "factors")
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         return self.user_factors(users, rows) @ self.item_factors_.T
@@ -83,6 +89,10 @@ class ALS(_FactorModel):
     """
 
     name = "als"
+    param_rules = rules(
+        factors=Int(1, MAX_DIM), regularization=Real(0, BIG), alpha=Real(0, BIG, low_open=True),
+        iterations=Int(1, 100_000), random_state=Int(0, MAX_SEED),
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -148,6 +158,10 @@ class BPR(_FactorModel):
     """
 
     name = "bpr"
+    param_rules = rules(
+        factors=Int(1, MAX_DIM), learning_rate=Real(0, BIG, low_open=True), regularization=Real(0, BIG),
+        iterations=Int(1, 100_000), random_state=Int(0, MAX_SEED), num_threads=Int(0, 4096),
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -27,7 +27,9 @@ from tailwise.data.dataset import Dataset
 from tailwise.models.adapter import Adapter
 from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, item_gram
+from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
+from tailwise.models.state import StateCheck
 from tailwise.text.side import TextSide
 
 FUSIONS = ("gate", "blend", "rrf")
@@ -83,6 +85,13 @@ class Hybrid(Recommender):
     """
 
     name = "hybrid"
+    param_rules = rules(
+        l2=EASE.param_rules["l2"], fusion=OneOf(*FUSIONS), alpha=Real(0, 1),
+        evidence=Real(0, BIG, low_open=True), tail_share=Real(0, 1), head_share=Real(0, 1),
+        encoder=Text(), factors=Int(1, MAX_DIM), adapter_l2=Adapter.param_rules["l2"],
+        max_tokens=Int(1), cache_dir=Text(optional=True),
+    )  # fmt: skip
+    _state_keys = ("item_counts_",)
 
     def __init__(
         self,
@@ -119,8 +128,6 @@ class Hybrid(Recommender):
         return ease, adapter
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
         ease, adapter = self._parts()
         for part in (ease, adapter):
             part.n_items_, part.n_users_ = dataset.n_items, dataset.n_users
@@ -182,9 +189,15 @@ class Hybrid(Recommender):
         return self.adapter_.item_relations()
 
     # ------------------------------------------------------------------ persistence
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("item_counts_", "items")
+        for prefix, part in (("ease.", self.ease_), ("adapter.", self.adapter_)):
+            check.problems += part.check_state(check.prefix + prefix)
+            if getattr(part, "n_items_", None) != self.n_items_:
+                check.problems.append(f"{check.prefix + prefix}n_items_ differs from the hybrid's n_items_")
+
     def get_state(self) -> dict[str, np.ndarray]:
         out = super().get_state()
-        out["item_counts_"] = self.item_counts_
         for prefix, part in (("ease.", self.ease_), ("adapter.", self.adapter_)):
             out.update({prefix + key: v for key, v in part.get_state().items()})
         return out

@@ -7,7 +7,9 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.params import BIG, Int, Real, rules
 from tailwise.models.relations import KnnRelations
+from tailwise.models.state import StateCheck
 
 
 class ItemKNN(Recommender):
@@ -28,6 +30,7 @@ class ItemKNN(Recommender):
     """
 
     name = "itemknn"
+    param_rules = rules(neighbours=Int(1), shrink=Real(0, BIG), block=Int(1))
     _state_keys = ("sim_data_", "sim_indices_", "sim_indptr_")
 
     def __init__(self, neighbours: int = 100, shrink: float = 0.0, block: int = 2048) -> None:
@@ -36,8 +39,6 @@ class ItemKNN(Recommender):
         self.block = block
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
-        if self.neighbours < 1:
-            raise ValueError(f"neighbours must be at least 1, not {self.neighbours}")
         xt = sp.csr_matrix(train.T, dtype=np.float32)  # items x users
         norms = np.sqrt(np.asarray(xt.multiply(xt).sum(axis=1)).ravel()).astype(np.float32)
         n = xt.shape[0]
@@ -61,6 +62,9 @@ class ItemKNN(Recommender):
             dtype=np.float32,
         )
         self.sim_data_, self.sim_indices_, self.sim_indptr_ = sim.data, sim.indices, sim.indptr
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.csr("sim_data_", "sim_indices_", "sim_indptr_", "items", self.n_items_)
 
     def similarities(self) -> sp.csr_matrix:
         """The shrunk cosine similarities kept per item, ``S[j, i]`` (row j: j's neighbours)."""

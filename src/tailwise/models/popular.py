@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.state import StateCheck
 
 
 class Popular(Recommender):
@@ -23,6 +24,9 @@ class Popular(Recommender):
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         self.item_counts_ = np.asarray(dataset.item_counts, dtype=np.float32)
+
+    def _check_state(self, check: StateCheck) -> None:
+        check.shape("item_counts_", "items")
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.item_counts_, (len(users), self.n_items_))

@@ -6,6 +6,15 @@
 
 from __future__ import annotations
 
-from tailwise.pipeline.core import QUERY_SEEDS, Pipeline, UserLists
+from tailwise.pipeline.core import (
+    COLD_HISTORY,
+    EMPTY_HISTORY,
+    FLAT_SCORES,
+    NO_QUERY_MATCH,
+    QUERY_SEEDS,
+    UNKNOWN_USER,
+    Pipeline,
+    UserLists,
+)
 
-__all__ = ["QUERY_SEEDS", "Pipeline", "UserLists"]
+__all__ = ["COLD_HISTORY", "EMPTY_HISTORY", "FLAT_SCORES", "NO_QUERY_MATCH", "QUERY_SEEDS", "UNKNOWN_USER", "Pipeline", "UserLists"]

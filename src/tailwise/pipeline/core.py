@@ -1,15 +1,21 @@
 """The fitted pipeline the CLI, the evaluator and the service hold: model, id maps and histories.
 
 It owns the chain of stages (:mod:`tailwise.pipeline.stages`) and everything around it: external
-ids in and out, the fallback for unknown users (the most popular training items), the fold-in
-of an ad-hoc history or a free-text query, the re-rankers' context, new items by their text,
-and the model directory.
+ids in and out, the fallback (the most popular training items), the fold-in of an ad-hoc
+history or a free-text query, the re-rankers' context, new items by their text, and the model
+directory.
+
+Lists by external ids (:meth:`Pipeline.recommend`, :meth:`~Pipeline.recommend_history`,
+:meth:`~Pipeline.recommend_query`) are never silently arbitrary: a user gets the popularity
+fallback, labelled with the reason in :attr:`UserLists.fallback`, when the model cannot rank
+items for it (an unknown user id, an empty history, a query that matches no item text, or a
+history the model scores every item alike for, such as one made only of items without training
+interactions for a collaborative model). Lists are at most the catalogue long, whatever `k`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import threading
 import time
@@ -22,10 +28,10 @@ import scipy.sparse as sp
 from tailwise import artifacts
 from tailwise.data.dataset import Dataset
 from tailwise.data.idmap import IdMap
-from tailwise.errors import DataError
 from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
-from tailwise.models import MODELS, Recommender, make_model
+from tailwise.models import Recommender
 from tailwise.pipeline import stages
+from tailwise.pipeline.directory import read_model_dir
 from tailwise.ranking import Recommendations, history_row, mask_to, top_k
 from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
@@ -37,15 +43,28 @@ log = logging.getLogger(__name__)
 #: a free-text query becomes a pseudo-history of this many items closest to it by text
 QUERY_SEEDS = 10
 
+#: why a list is the popularity fallback (:attr:`UserLists.fallback`)
+UNKNOWN_USER = "unknown user"
+EMPTY_HISTORY = "empty history"
+NO_QUERY_MATCH = "the query matches no item's text"
+COLD_HISTORY = "none of its items has training interactions, so the model scores every item alike"
+FLAT_SCORES = "the model scores every item alike for it"
+
 
 @dataclass(frozen=True)
 class UserLists:
-    """Recommendations for a batch of external user ids (rows padded with -1 items)."""
+    """Recommendations for a batch of external user ids (rows padded with -1 items).
+
+    `fallback` says, per user, why the list is the popularity fallback (one of
+    :data:`UNKNOWN_USER`, :data:`EMPTY_HISTORY`, :data:`NO_QUERY_MATCH`, :data:`COLD_HISTORY`,
+    :data:`FLAT_SCORES`), or ``""`` where it is the model's own list.
+    """
 
     user_ids: list[str]
     items: np.ndarray  # int64 [n, k] item indices
     scores: np.ndarray  # float32 [n, k]
-    known: np.ndarray  # bool [n]: False where the popularity fallback was used
+    known: np.ndarray  # bool [n]: the user id is a training user (False also for a history or query)
+    fallback: tuple[str, ...]
 
 
 @dataclass
@@ -118,47 +137,97 @@ class Pipeline:
             return Recommendations(cands.items[:, :k], cands.scores[:, :k])
         return Recommendations(*reranker.rerank(cands.items, cands.scores, rows, k, self.rerank_context()))
 
-    def fallback(self, k: int, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The list of a user the model does not know: the `k` most interacted-with training
-        items (within `candidates`), with the item's training count as score."""
+    def fallback(self, k: int, candidates: np.ndarray | None = None, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The list of a user the model cannot rank items for: the `k` (at most the catalogue)
+        most interacted-with training items within `candidates` and outside `exclude` (item
+        indices, e.g. the user's history), with the item's training count as score."""
+        scores = mask_to(self.popularity()[None, :], candidates)
+        if exclude is not None and len(exclude):
+            scores = scores.copy()
+            scores[0, np.asarray(exclude, dtype=np.int64)] = -np.inf
+        items, scores = top_k(scores, self.max_k(k))
+        return items[0], scores[0]
+
+    def popularity(self) -> np.ndarray:
+        """Each item's number of training interactions (float32), computed once."""
         if self._popularity is None:
             self._popularity = np.asarray(self.history.sum(axis=0), dtype=np.float32).ravel()
-        items, scores = top_k(mask_to(self._popularity[None, :], candidates), k)
-        return items[0], scores[0]
+        return self._popularity
+
+    def max_k(self, k: int) -> int:
+        """`k` cut to the catalogue size: no list is longer than the catalogue."""
+        return max(1, min(int(k), len(self.items)))
+
+    def _flat(self, users: np.ndarray, rows: sp.csr_matrix, recs: Recommendations, candidates: np.ndarray | None,
+              exclude_seen: bool = True, always: bool = False) -> np.ndarray:  # fmt: skip
+        """Which users' lists the model cannot rank: every item it may recommend to them (at
+        least two) gets the same score. Only rows whose own list is all one score are scored
+        again, unless `always`."""
+        valid = recs.items >= 0
+        top = np.where(valid, recs.scores, -np.inf).max(axis=1)
+        low = np.where(valid, recs.scores, np.inf).min(axis=1)
+        check = np.flatnonzero(valid.any(axis=1) & ((top == low) | always))
+        flat = np.zeros(len(users), dtype=bool)
+        for start in range(0, len(check), stages.BATCH):
+            rows_in = check[start : start + stages.BATCH]
+            (_, _, scores), = self.model.score_batches(users[rows_in], rows[rows_in], exclude_seen, candidates, batch_size=max(len(rows_in), 1))
+            finite = np.isfinite(scores)
+            hi = np.where(finite, scores, -np.inf).max(axis=1)
+            lo = np.where(finite, scores, np.inf).min(axis=1)
+            flat[rows_in] = (finite.sum(axis=1) >= 2) & (hi == lo)
+        return flat
+
+    def _why_flat(self, row: sp.csr_matrix) -> str:
+        """The reason a history row got the fallback after :meth:`_flat`."""
+        return COLD_HISTORY if not (self.popularity()[row.indices] > 0).any() else FLAT_SCORES
 
     # ------------------------------------------------------------------ by external ids
     def recommend(self, user_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
-        """Top-k for external user ids; training items are never recommended back.
+        """Top-k (k cut to the catalogue size) for external user ids; training items are never
+        recommended back.
 
-        Unknown users get :meth:`fallback` (not re-ranked). `exposure` chooses the re-ranker
-        (:class:`~tailwise.rerank.Exposure`; default: the model's own lists).
+        Unknown users, and users the model scores every item alike for, get :meth:`fallback`
+        (not re-ranked), labelled in :attr:`UserLists.fallback`. `exposure` chooses the
+        re-ranker (:class:`~tailwise.rerank.Exposure`; default: the model's own lists).
         """
+        k = self.max_k(k)
         idx = self.users.indices(user_ids, missing=-1)
         known = idx >= 0
         items = np.full((len(user_ids), k), -1, dtype=np.int64)
         scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        why = np.where(known, "", UNKNOWN_USER).astype(object)
         if known.any():
-            recs = self.run(idx[known], self.history[idx[known]], k, candidates, exposure)
+            rows = self.history[idx[known]]
+            recs = self.run(idx[known], rows, k, candidates, exposure)
             items[known], scores[known] = recs.items, recs.scores
+            at = np.flatnonzero(known)
+            for r in np.flatnonzero(self._flat(idx[known], rows, recs, candidates)).tolist():
+                u = at[r]
+                items[u], scores[u] = self.fallback(k, candidates, rows[r].indices)
+                why[u] = self._why_flat(rows[r])
         if (~known).any():
             items[~known], scores[~known] = self.fallback(k, candidates)
-            log.info("%d unknown users got the popularity fallback", int((~known).sum()))
-        return UserLists(list(map(str, user_ids)), items, scores, known)
+        if (why != "").any():
+            log.info("%d users got the popularity fallback", int((why != "").sum()))
+        return UserLists(list(map(str, user_ids)), items, scores, known, tuple(why.tolist()))
 
     def recommend_history(self, item_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
         """Top-k for a new user given only a few item ids (fold-in, no refit).
 
         Unknown item ids raise KeyError naming the id; the history items are not recommended.
+        An empty history, or one the model scores every item alike for, gets the labelled
+        popularity fallback (see :class:`UserLists`).
         """
-        recs, _ = self.fold_in(self.items.indices(item_ids), None, k, candidates, exposure)
-        return UserLists(["history"], recs.items, recs.scores, np.array([False]))
+        recs, _, why = self._fold_in(self.items.indices(item_ids), None, k, candidates, exposure)
+        return UserLists(["history"], recs.items, recs.scores, np.array([False]), (why,))
 
     def recommend_query(
         self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None, seeds: int = QUERY_SEEDS
     ) -> UserLists:
-        """Top-k for a free-text query (see :meth:`fold_in`)."""
-        recs, _ = self.fold_in(np.empty(0, np.int64), text, k, candidates, exposure, seeds)
-        return UserLists(["query"], recs.items, recs.scores, np.array([False]))
+        """Top-k for a free-text query (see :meth:`fold_in`); a query that matches no item's
+        text gets the labelled popularity fallback."""
+        recs, _, why = self._fold_in(np.empty(0, np.int64), text, k, candidates, exposure, seeds)
+        return UserLists(["query"], recs.items, recs.scores, np.array([False]), (why,))
 
     def fold_in(
         self,
@@ -171,28 +240,46 @@ class Pipeline:
     ) -> tuple[Recommendations, np.ndarray]:
         """Top-k (one row) for an ad-hoc history (item indices) and/or a free-text query.
 
-        The query's `seeds` closest items by text (within `candidates`) join the
-        history as a pseudo-history, which the model folds in. The history items are never
-        recommended; the query's seeds may be. Returns the lists and the seeds.
+        The query's `seeds` closest items by text (within `candidates`, with a similarity
+        above 0) join the history as a pseudo-history, which the model folds in. The history
+        items are never recommended; the query's seeds may be. `k` is cut to the catalogue
+        size. When the model cannot rank items for the pseudo-history (it is empty, or the
+        model scores every item alike for it) the list is :meth:`fallback`. Returns the lists
+        and the seeds.
         """
+        recs, found, _ = self._fold_in(history, query, k, candidates, exposure, seeds)
+        return recs, found
+
+    def _fold_in(self, history, query, k, candidates, exposure, seeds=QUERY_SEEDS) -> tuple[Recommendations, np.ndarray, str]:
+        """:meth:`fold_in`, plus why the list is the fallback (``""``: it is the model's)."""
+        k = self.max_k(k)
         history = np.unique(np.asarray(history, dtype=np.int64))
         found = self.query_seeds(query, candidates, seeds) if query else np.empty(0, np.int64)
         row = history_row(np.union1d(history, found), len(self.items))
-        if not len(found):
-            return self.run(np.array([-1]), row, k, candidates, exposure), found
-        allowed = candidates
-        if len(history):
+        if not row.nnz:
+            return self._fallback_list(k, candidates, history), found, NO_QUERY_MATCH if query else EMPTY_HISTORY
+        allowed, exclude_seen = candidates, not len(found)  # the query's seeds may be recommended
+        if len(found) and len(history):  # the given items stay out even so
             allowed = np.setdiff1d(np.arange(len(self.items)) if candidates is None else candidates, history)
             if not len(allowed):
                 empty = Recommendations(np.full((1, k), -1, np.int64), np.full((1, k), -np.inf, np.float32))
-                return empty, found
-        return self.run(np.array([-1]), row, k, allowed, exposure, exclude_seen=False), found
+                return empty, found, ""
+        users = np.array([-1])
+        recs = self.run(users, row, k, allowed, exposure, exclude_seen=exclude_seen)
+        if self._flat(users, row, recs, allowed, exclude_seen, always=True)[0]:
+            return self._fallback_list(k, candidates, history), found, self._why_flat(row)
+        return recs, found, ""
+
+    def _fallback_list(self, k: int, candidates: np.ndarray | None, exclude: np.ndarray) -> Recommendations:
+        items, scores = self.fallback(k, candidates, exclude)
+        return Recommendations(items[None, :], scores[None, :])
 
     def query_seeds(self, query: str, candidates: np.ndarray | None = None, n: int = QUERY_SEEDS) -> np.ndarray:
-        """The `n` items (within `candidates`) whose text is closest to `query`."""
+        """The `n` items (within `candidates`) whose text is closest to `query`, among those
+        with a similarity above 0 (none when the query matches no item's text)."""
         sims = mask_to(self.text_index().scores(query)[None, :], candidates)
-        idx, _ = top_k(sims, n)
-        return idx[0][idx[0] >= 0]
+        idx, val = top_k(sims, n)
+        return idx[0][(idx[0] >= 0) & (val[0] > 0)]
 
     def text_index(self) -> TextIndex:
         """The catalogue's text embeddings by the model's text side (the default encoder for
@@ -282,17 +369,10 @@ class Pipeline:
 
     @classmethod
     def load(cls, directory: str | Path) -> Pipeline:
-        """Load a model directory written by :meth:`save`; no pickle is involved."""
-        directory = Path(directory)
-        manifest = artifacts.read_manifest(directory)
-        name = manifest["model"]
-        if name not in MODELS:
-            raise DataError(f"unknown model {name!r} in manifest", path=directory / "manifest.json", field="model")
-        model = make_model(name, **manifest["params"]).set_state(artifacts.read_arrays(directory / "model.npz"))
-        ids = artifacts.read_arrays(directory / "ids.npz")
-        h = artifacts.read_arrays(directory / "history.npz")
-        history = sp.csr_matrix((h["data"], h["indices"], h["indptr"]), shape=tuple(h["shape"]))
-        text = json.loads((directory / "items.json").read_text(encoding="utf-8"))
-        meta = {k: v for k, v in manifest.items() if k not in ("model", "params")}
-        index = pipeline_index(model, directory)  # the saved ANN index, if any
-        return cls(model, IdMap(ids["users"]), IdMap(ids["items"]), history, text, meta, index=index)
+        """Load a model directory written by :meth:`save`; no pickle is involved.
+
+        Everything is checked before use (:func:`tailwise.pipeline.directory.read_model_dir`):
+        a damaged directory is a :class:`~tailwise.errors.DataError` naming the file."""
+        d = read_model_dir(directory)
+        index = pipeline_index(d.model, directory)  # the saved ANN index, if any
+        return cls(d.model, d.users, d.items, d.history, d.item_text, d.meta, index=index)

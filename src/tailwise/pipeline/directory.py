@@ -1,0 +1,146 @@
+"""Reading a model directory back, checked: a damaged one is a DataError naming the file.
+
+The layout is :mod:`tailwise.artifacts`'. What is checked before anything is used:
+
+- ``manifest.json``: a JSON object of a supported format, with the model's ``name`` in
+  ``model`` and its parameters in ``params``, each within its rule
+  (:mod:`tailwise.models.params`; the error names the field, e.g. ``params.l2``);
+- every ``.npz`` file present, readable and holding the arrays it should;
+- ``ids.npz``: unique user and item ids;
+- ``history.npz``: a valid CSR matrix of one row per user id and one column per item id,
+  finite values;
+- ``model.npz``: the model's arrays present, finite and consistent with each other and with
+  the numbers of users and items (:meth:`Recommender.check_state`);
+- ``items.json``: a list of one text per item id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise import artifacts
+from tailwise.data.idmap import IdMap
+from tailwise.errors import DataError, ParameterError
+from tailwise.models import MODELS, Recommender, make_model
+from tailwise.models.state import StateCheck
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """What a model directory holds, checked."""
+
+    model: Recommender
+    users: IdMap
+    items: IdMap
+    history: sp.csr_matrix
+    item_text: list[str]
+    meta: dict
+
+
+def read_model_dir(directory: str | Path) -> ModelDir:
+    """Read and check a model directory written by :meth:`Pipeline.save
+    <tailwise.pipeline.Pipeline.save>`; see the module docstring for the checks.
+
+    Raises
+    ------
+    DataError
+        Naming the file (and the field, where there is one) and what is wrong.
+    """
+    directory = Path(directory)
+    manifest = artifacts.read_manifest(directory)
+    model = _model(manifest, directory / "manifest.json")
+    users, items = _ids(directory / "ids.npz")
+    history = _history(directory / "history.npz", len(users), len(items))
+    _restore(model, directory / "model.npz", len(users), len(items))
+    text = _texts(directory / "items.json", len(items))
+    meta = {k: v for k, v in manifest.items() if k not in ("model", "params")}
+    return ModelDir(model, users, items, history, text, meta)
+
+
+def _model(manifest: dict, path: Path) -> Recommender:
+    name = manifest.get("model")
+    if name is None:
+        raise DataError("the manifest has no 'model' field (the model's name)", path=path, field="model")
+    if not isinstance(name, str) or name not in MODELS:
+        raise DataError(f"unknown model {name!r} in manifest; known models: {', '.join(MODELS)}", path=path, field="model")
+    params = manifest.get("params")
+    if not isinstance(params, dict):
+        found = "no 'params' field" if params is None else f"'params' is a {type(params).__name__}"
+        raise DataError(f"the manifest needs the model's parameters as a JSON object; {found}", path=path, field="params")
+    try:
+        return make_model(name, **params)
+    except ParameterError as exc:
+        raise DataError(str(exc), path=path, field=f"params.{exc.param}") from None
+
+
+def _arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    arrays = artifacts.read_arrays(path)
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise DataError(f"the array {missing[0]!r} is missing (the file holds: {', '.join(arrays) or 'nothing'})", path=path)
+    return arrays
+
+
+def _ids(path: Path) -> tuple[IdMap, IdMap]:
+    ids = _arrays(path, ("users", "items"))
+    maps = []
+    for key in ("users", "items"):
+        arr = ids[key]
+        if arr.ndim != 1 or arr.dtype.kind != "U":
+            raise DataError(f"{key!r} must be a list of string ids, not a {arr.dtype} array of shape {arr.shape}", path=path)
+        try:
+            maps.append(IdMap(arr))
+        except ValueError as exc:
+            raise DataError(f"{key!r}: {exc}", path=path) from None
+    return maps[0], maps[1]
+
+
+def _history(path: Path, n_users: int, n_items: int) -> sp.csr_matrix:
+    h = _arrays(path, ("indptr", "indices", "data", "shape"))
+    if h["shape"].tolist() != [n_users, n_items]:
+        raise DataError(
+            f"the history has shape {tuple(h['shape'].tolist())}, but ids.npz has {n_users} users and {n_items} items",
+            path=path,
+        )
+    check = StateCheck(h, n_items, n_users)
+    check.csr("data", "indices", "indptr", "users", n_items)
+    check.finite()
+    if check.problems:
+        raise DataError(f"the history is damaged: {check.problems[0]}", path=path)
+    return sp.csr_matrix((h["data"], h["indices"], h["indptr"]), shape=(n_users, n_items))
+
+
+def _restore(model: Recommender, path: Path, n_users: int, n_items: int) -> None:
+    state = artifacts.read_arrays(path)
+    try:
+        model.set_state(state)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DataError(f"cannot restore the {model.name} model: {exc}", path=path) from None
+    problems = model.check_state()
+    for key, n, what in (("n_items_", n_items, "items"), ("n_users_", n_users, "users")):
+        if not problems and getattr(model, key) != n:
+            problems.append(f"the model has {getattr(model, key)} {what}, but ids.npz has {n}")
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise DataError(f"the {model.name} model's arrays are damaged: {problems[0]}{more}", path=path)
+
+
+def _texts(path: Path, n_items: int) -> list[str]:
+    if not path.is_file():
+        raise DataError("the file is missing", path=path)
+    try:
+        text = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the file: {exc}", path=path) from None
+    if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
+        raise DataError("must be a JSON list of item texts (strings)", path=path)
+    if len(text) != n_items:
+        raise DataError(f"lists {len(text)} item texts, but ids.npz has {n_items} items", path=path)
+    return text

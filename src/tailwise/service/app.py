@@ -50,6 +50,7 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
     from tailwise import __version__
     from tailwise.models.base import ColdStartError
     from tailwise.service import routes_feedback, routes_items, routes_meta, routes_recommend
+    from tailwise.service.routes_users import router as users_router
     from tailwise.service.state import RequestError, ServiceState, default_db_path
 
     settings = settings or ServiceSettings.from_env()
@@ -102,6 +103,7 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
 
     for module in (routes_recommend, routes_items, routes_feedback, routes_meta):
         app.include_router(module.router(state))
+    app.include_router(users_router(state))  # DELETE /users/{user_id}
     if routes_meta.STATIC.is_dir():
         from fastapi.staticfiles import StaticFiles
 

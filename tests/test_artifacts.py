@@ -296,3 +296,70 @@ def test_atomic_write_gives_normal_file_permissions(tmp_path, monkeypatch):
     target = tmp_path / "report.html"
     atomic_write_text(target, "<p>shared</p>")
     assert target.stat().st_mode & 0o777 == 0o644  # not the 0o600 of a temporary file
+
+
+# ---------------------------------------------------------------------------------- leftovers
+def dead_pid() -> int:
+    """The PID of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def leftover(folder: Path, name: str, size: int = 1000) -> Path:
+    """A hidden directory as a killed writer leaves it: some files inside."""
+    path = folder / name
+    path.mkdir()
+    (path / "model.npz").write_bytes(b"x" * size)
+    return path
+
+
+def test_the_next_write_removes_leftovers_of_killed_writers(tmp_path):
+    target = tmp_path / "model"
+    _write(target, 3)
+    pid = dead_pid()
+    leftover(tmp_path, f".model.tmp-{pid}-abc123_x")  # killed while filling
+    leftover(tmp_path, f".model.old-{pid}")  # killed while deleting the replaced directory
+    _write(target, 4)
+    assert names(tmp_path) == ["model"] and read_manifest(target)["value"] == 4
+
+
+def test_leftovers_of_a_running_writer_are_kept_until_stale(tmp_path):
+    target = tmp_path / "model"
+    _write(target, 3)
+    mine = [leftover(tmp_path, f".model.tmp-{os.getpid()}-abc123_x"), leftover(tmp_path, f".model.old-{os.getpid()}")]
+    legacy = leftover(tmp_path, ".model.k2j4_x9q")  # tempfile.mkdtemp's name, no PID: by age only
+    _write(target, 4)
+    assert all(p.exists() for p in [*mine, legacy])  # a concurrent writer is not harmed
+    done = artifacts.clean_leftovers(target, stale_after=0.0)  # older than the threshold: removed
+    assert sorted(done.removed) == sorted([*mine, legacy]) and done.restored is None
+    assert names(tmp_path) == ["model"]
+
+
+def test_only_this_directorys_leftovers_are_touched(tmp_path):
+    pid = dead_pid()
+    _write(tmp_path / "model", 1)
+    _write(tmp_path / "model.v2", 1)
+    others = [
+        leftover(tmp_path, f".model.v2.tmp-{pid}-abc"),  # another directory's (model.v2) leftover
+        leftover(tmp_path, ".model.notes"),  # not a name tailwise writes
+        leftover(tmp_path, f".modelx.old-{pid}"),
+    ]
+    (tmp_path / f".model.old-{pid}.tmp").write_text("a file, not a directory")
+    _write(tmp_path / "model", 2)
+    assert all(p.exists() for p in others) and (tmp_path / f".model.old-{pid}.tmp").exists()
+
+
+def test_a_directory_lost_between_the_two_renames_is_put_back(tmp_path):
+    """Killed after moving the old directory aside and before moving the new one in: the old
+    copy is the model, so the next run puts it back before anything else."""
+    target = tmp_path / "model"
+    _write(target, 3)
+    pid = dead_pid()
+    os.replace(target, tmp_path / f".model.old-{pid}")
+    leftover(tmp_path, f".model.tmp-{pid}-half")
+    done = artifacts.clean_leftovers(target)
+    assert done.restored == tmp_path / f".model.old-{pid}" and len(done.removed) == 1
+    assert names(tmp_path) == ["model"] and read_manifest(target)["value"] == 3

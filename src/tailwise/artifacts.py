@@ -13,13 +13,18 @@ Layout of a model directory::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import re
+import secrets
 import shutil
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +32,8 @@ from typing import BinaryIO
 import numpy as np
 
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def _read_umask() -> int:
@@ -96,30 +103,125 @@ def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np
     return swap_dir(target, fill)
 
 
-def swap_dir(target: str | Path, fill: Callable[[Path], None]) -> Path:
+#: a leftover of a writer whose process is still alive is removed once it is this old (its PID
+#: may have been reused by another process)
+STALE_AFTER_S = 3600.0
+_LEFTOVER = re.compile(r"(?:old-(?P<old>\d+)(?:-[0-9a-f]+)?|tmp-(?P<tmp>\d+)-[a-z0-9_]+|[a-z0-9_]{8})")
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What :func:`clean_leftovers` did beside one directory."""
+
+    restored: Path | None  # an old copy put back because the directory itself was missing
+    removed: list[Path]  # hidden directories of killed writers that were deleted
+
+
+def swap_dir(target: str | Path, fill: Callable[[Path], None], stale_after: float = STALE_AFTER_S) -> Path:
     """Build a directory with ``fill(tmp)`` in a hidden folder beside `target`, then swap it in.
 
     An existing directory at `target` is replaced only once `fill` has returned; when anything
-    fails, the old directory stays (or is put back) and the hidden folder is removed.
+    fails, the old directory stays (or is put back) and the hidden folder is removed. Hidden
+    folders that killed writers left beside `target` are cleaned up first
+    (:func:`clean_leftovers`). The hidden folders carry the writer's PID:
+    ``.NAME.tmp-PID-XXXX`` while filling, ``.NAME.old-PID-XXXX`` for the replaced directory
+    until it is deleted.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    clean_leftovers(target, stale_after)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     old = None
     try:
         fill(tmp)
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            old = target.with_name(f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
             os.replace(target, old)
         os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         if old is not None and old.exists() and not target.exists():
             os.replace(old, target)  # the swap failed half-way: put the old directory back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        _remove(old)
     return target
+
+
+def clean_leftovers(target: str | Path, stale_after: float = STALE_AFTER_S) -> Leftovers:
+    """Remove the hidden folders that interrupted writes of `target` left beside it.
+
+    A folder counts as a leftover when its writer is gone: the PID in its name
+    (``.NAME.tmp-PID-XXXX``, ``.NAME.old-PID-XXXX``) is no process on this machine, or the
+    folder is older than `stale_after` seconds (by its change time: a PID may be reused, by
+    this very process too). Folders of
+    older tailwise versions (``.NAME.XXXXXXXX``, no PID) go by age alone. A writer that is
+    still running is left alone. When `target` itself is missing (a writer was killed between
+    its two renames), the newest old copy is put back first, so the directory is there again.
+
+    Parameters
+    ----------
+    target : str or Path
+        The directory whose leftovers to remove (it need not exist).
+    stale_after : float
+        Age in seconds after which a leftover is removed even if its PID is alive.
+
+    Returns
+    -------
+    Leftovers
+        The copy put back, if any, and the folders removed.
+    """
+    target = Path(target)
+    prefix = f".{target.name}."
+    try:
+        names = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()]
+    except FileNotFoundError:
+        return Leftovers(None, [])
+    now = time.time()
+    gone = []
+    for path in names:
+        m = _LEFTOVER.fullmatch(path.name[len(prefix):])
+        if m is None:
+            continue
+        try:
+            age = now - path.stat().st_ctime
+        except FileNotFoundError:  # removed by its writer meanwhile
+            continue
+        pid = m.group("old") or m.group("tmp")
+        if age > stale_after or (pid is not None and not _alive(int(pid))):
+            gone.append((path, m.group("old") is not None, age))
+    restored = None
+    olds = sorted((age, path) for path, is_old, age in gone if is_old)
+    if olds and not target.exists():
+        restored = olds[0][1]
+        os.replace(restored, target)
+        log.warning("%s was missing after an interrupted write; put back its previous copy", target)
+    removed = [path for path, _, _ in gone if path != restored]
+    for path in removed:
+        _remove(path)
+    if removed:
+        log.info("removed %d leftovers of interrupted writes beside %s", len(removed), target)
+    return Leftovers(restored, removed)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this machine (a zombie counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or not a PID we can ask about): keep its folder
+    return True
+
+
+def _remove(path: Path) -> None:
+    """Delete a directory tree; what cannot be deleted is logged (the next write retries)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        log.warning("could not remove all of %s; the next write of the directory tries again", path)
 
 
 def read_manifest(directory: str | Path) -> dict:

@@ -102,7 +102,7 @@ def test_the_store_holds_nothing_from_refused_requests(client):
 OPERATIONS = [
     ("GET", "/recommend"), ("POST", "/recommend"), ("GET", "/similar/{item_id}"), ("POST", "/items"),
     ("GET", "/items"), ("GET", "/items/{item_id}"), ("POST", "/feedback"), ("GET", "/healthz"),
-    ("GET", "/info"), ("GET", "/users"), ("POST", "/reload"),
+    ("GET", "/info"), ("GET", "/users"), ("POST", "/reload"), ("DELETE", "/users/{user_id}"),
 ]  # fmt: skip
 
 

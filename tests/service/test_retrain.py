@@ -24,7 +24,7 @@ def test_merge_adds_events_users_and_items(ease_dir, tmp_path):
         store.add_events([Event("1", "2", "click", 1.0, 0.0), Event("dora", "1", "view", 1.0, 0.0), Event("dora", "new-item", "view", 1.0, 0.0)])
         store.upsert_items([StoredItem("new-item", "New Item (2025). Drama", "New Item"), StoredItem("1", "Toy Story (1995). Kids", "Toy Story")])
         ds, summary = merged_dataset(pipe, store, ServiceSettings())
-    assert summary == {"events": 3, "new_users": 1, "new_items": 1, "updated_items": 1, "feedback_through": 3}
+    assert summary == {"events": 3, "new_users": 1, "new_items": 1, "updated_items": 1, "erased_users": 0, "feedback_through": 3, "erased_through": 0}
     m = ds.matrix()
     assert ds.n_interactions == pipe.history.nnz + 3 and ds.n_users == 41 and ds.n_items == len(pipe.items) + 1
     before = set(pipe.items.ids[pipe.history[pipe.users.index("1")].indices].tolist())

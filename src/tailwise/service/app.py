@@ -49,7 +49,7 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
 
     from tailwise import __version__
     from tailwise.models.base import ColdStartError
-    from tailwise.service import routes_feedback, routes_items, routes_meta, routes_recommend
+    from tailwise.service import routes_feedback, routes_items, routes_meta, routes_recommend, routes_users
     from tailwise.service.middleware import BodyLimit, RequestGate
     from tailwise.service.openapi import add_docs
     from tailwise.service.state import RequestError, ServiceState, default_db_path
@@ -110,7 +110,7 @@ def create_app(model_dir: str | Path, db_path: str | Path | None = None, setting
         return error(500, "internal error; the service log has the details")
 
     routes = []
-    for module in (routes_recommend, routes_items, routes_feedback, routes_meta):
+    for module in (routes_recommend, routes_items, routes_feedback, routes_meta, routes_users):
         router = module.router(state)
         routes.extend(router.routes)
         app.include_router(router)

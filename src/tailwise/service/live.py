@@ -1,8 +1,9 @@
 """One loaded model as the service answers with it: a snapshot that requests only read.
 
 A :class:`Snapshot` holds the pipeline plus what requests need ready-made (titles, the tail
-mask, the model's item relations) and the feedback folded into users' profiles since the model
-was fitted. Every list it serves comes from the pipeline (:meth:`Pipeline.run`,
+mask, the model's item relations) and the :class:`Profiles`: the feedback folded into users'
+profiles since the model was fitted, and the erased users whose training history is no longer
+used. Every list it serves comes from the pipeline (:meth:`Pipeline.run`,
 :meth:`Pipeline.fallback`, :meth:`Pipeline.fold_in`), so the service, the command line and the
 evaluator recommend alike. Requests take the current snapshot once and use it to the end, so a
 swap (new items, a retrained model) never changes a snapshot under a request: writers build a
@@ -28,6 +29,40 @@ from tailwise.service.explain import Relations, because, relations, short_title
 
 
 @dataclass(eq=False)
+class Profiles:
+    """What the service learned about users since its model was fitted.
+
+    One object is shared by every snapshot grown from one loaded model, so a feedback write or
+    an erasure between two growth steps is never lost. Writers change it under the service's
+    writers' lock; readers only read (each change is one dictionary or set operation).
+    """
+
+    folded: dict[str, np.ndarray] = field(default_factory=dict)  # user key -> feedback items
+    item_events: dict[int, int] = field(default_factory=dict)  # item -> feedback events
+    erased: set[str] = field(default_factory=set)  # user keys whose training row is not used
+    event_mark: int = 0  # id of the last feedback event folded in
+
+    def fold(self, key: str, items: np.ndarray) -> None:
+        """Add feedback events (their item indices, one per event) to a user's profile."""
+        items, n = np.unique(np.asarray(items, dtype=np.int64), return_counts=True)
+        old = self.folded.get(key)
+        self.folded[key] = items if old is None else np.union1d(old, items)
+        for i, c in zip(items.tolist(), n.tolist()):
+            self.item_events[i] = self.item_events.get(i, 0) + c
+
+    def forget(self, key: str, remaining: np.ndarray, item_events: dict[int, int]) -> None:
+        """Erase a user: the training row is no longer used and the folded feedback is what
+        is left in the store (`remaining`: items of the events sent after the erasure);
+        `item_events` are the per-item counts of the stored events, recounted."""
+        self.erased.add(key)
+        if len(remaining):
+            self.folded[key] = np.unique(np.asarray(remaining, dtype=np.int64))
+        else:
+            self.folded.pop(key, None)
+        self.item_events = item_events
+
+
+@dataclass(eq=False)
 class Snapshot:
     """A loaded model with everything a request reads (see the module docstring)."""
 
@@ -38,9 +73,7 @@ class Snapshot:
     counts: np.ndarray  # training interactions per item
     tail: np.ndarray  # bool per item
     rel: Relations
-    folded: dict[str, np.ndarray] = field(default_factory=dict)  # user key -> feedback items
-    item_events: dict[int, int] = field(default_factory=dict)  # item -> feedback events
-    event_mark: int = 0  # id of the last feedback event folded in
+    profiles: Profiles = field(default_factory=Profiles)
     _users_sorted: np.ndarray | None = None
     _lowered: np.ndarray | None = None
 
@@ -61,8 +94,8 @@ class Snapshot:
         """The snapshot of `pipe`, a copy of this one's pipeline grown by
         :meth:`Pipeline.add_items` (which grows the pipeline's text index, when built).
 
-        `changed` are the known items that got a new text. Feedback already folded in is
-        shared (the same dictionaries), so nothing is lost between the two.
+        `changed` are the known items that got a new text. The :class:`Profiles` are shared
+        (the same object), so no feedback or erasure is lost between the two.
         """
         n_new = len(pipe.items) - len(self.pipe.items)
         names = self.titles + [short_title(t) for t in pipe.item_text[len(self.titles):]]
@@ -73,8 +106,7 @@ class Snapshot:
         counts = np.concatenate([self.counts, np.zeros(n_new, np.int64)])
         return Snapshot(
             pipe=pipe, source=self.source, n_fitted=self.n_fitted, titles=names, counts=counts,
-            tail=tail_mask(counts), rel=relations(pipe.model, pipe.history), folded=self.folded,
-            item_events=self.item_events, event_mark=self.event_mark,
+            tail=tail_mask(counts), rel=relations(pipe.model, pipe.history), profiles=self.profiles,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ lookups
@@ -87,17 +119,20 @@ class Snapshot:
         return int(self.pipe.items.indices([item_id], missing=-1)[0])
 
     def user_index(self, user_id: str, key: str) -> int:
-        """Training index of a user (by id, or by its stored key after a retrain), -1 if none."""
+        """Training index of a user (by id, or by its stored key after a retrain), -1 if none
+        or if the user was erased since the model was fitted."""
+        if key in self.profiles.erased:
+            return -1
+        return self._training_index(user_id, key)
+
+    def trained_on(self, user_id: str, key: str) -> bool:
+        """Whether the model's training history holds the user, erased or not (a retrain after
+        the erasure drops it)."""
+        return self._training_index(user_id, key) >= 0
+
+    def _training_index(self, user_id: str, key: str) -> int:
         idx = self.pipe.users.indices([user_id, key], missing=-1)
         return int(idx[0] if idx[0] >= 0 else idx[1])
-
-    def fold(self, key: str, items: np.ndarray) -> None:
-        """Add feedback items to a user's profile (the caller serialises writers)."""
-        items = np.unique(np.asarray(items, dtype=np.int64))
-        old = self.folded.get(key)
-        self.folded[key] = items if old is None else np.union1d(old, items)
-        for i in items.tolist():
-            self.item_events[i] = self.item_events.get(i, 0) + 1
 
     # ------------------------------------------------------------------ answers
     def item_objects(self, items: np.ndarray, scores: np.ndarray, reasons: list[str]) -> list[dict[str, Any]]:
@@ -119,10 +154,11 @@ class Snapshot:
         A training user without feedback is the pipeline's list of that user; a user with
         feedback is folded in from the whole row (training history plus feedback, for models
         with per-user state too); a user with neither gets :meth:`Pipeline.fallback`, the
-        most popular items, not re-ranked (``known: false``).
+        most popular items, not re-ranked (``known: false``). An erased user's training row is
+        not used (only feedback sent after the erasure, if any).
         """
         u = self.user_index(user_id, key)
-        extra = self.folded.get(key)
+        extra = self.profiles.folded.get(key)
         if u < 0 and extra is None:
             items, scores = self.pipe.fallback(k, candidates)
             return self._answer(user_id, False, items, scores, np.empty(0, np.int64), np.empty(0, np.int64))
@@ -161,7 +197,7 @@ class Snapshot:
         """One item's text, interactions (training plus feedback) and flags."""
         return {
             "item_id": str(self.pipe.items.ids[item]), "title": self.titles[item], "text": self.pipe.item_text[item],
-            "interactions": int(self.counts[item]) + self.item_events.get(item, 0),
+            "interactions": int(self.counts[item]) + self.profiles.item_events.get(item, 0),
             "tail": bool(self.tail[item]), "new": item >= self.n_fitted,
         }  # fmt: skip
 
@@ -192,10 +228,13 @@ class Snapshot:
         return self._lowered
 
     def users(self, prefix: str, limit: int, offset: int) -> dict[str, Any]:
-        """Training user ids in sorted order, optionally those starting with `prefix`."""
+        """Training user ids in sorted order, optionally those starting with `prefix`; erased
+        users are left out (ids are listed only when they are stored as they are)."""
         if self._users_sorted is None:
             self._users_sorted = np.sort(self.pipe.users.ids)
         ids = self._users_sorted
+        if erased := self.profiles.erased:
+            ids = ids[~np.isin(ids, np.asarray(list(erased)))]
         lo, hi = 0, len(ids)
         if prefix:
             lo, hi = np.searchsorted(ids, prefix), np.searchsorted(ids, prefix + "\U0010ffff")

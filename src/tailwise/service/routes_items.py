@@ -32,9 +32,11 @@ def router(state: ServiceState) -> APIRouter:
 
     @r.post("/items", response_model=ItemsResponse, responses=ITEM_ERRORS, dependencies=[guard(s.keys).write])
     def add_items(body: ItemsRequest) -> dict:
-        """Add items, or replace the text of known ones. New items are embedded and
-        recommendable in the very next request, and stored so that they survive a restart.
-        Models without a text side answer 409 for new items."""
+        """Add items, or replace the text of known ones. New items are embedded and stored so
+        that they survive a restart, in batches: each batch is recommendable as soon as it is
+        committed, and the answer comes when all are (``live_at``). Feedback and reads are not
+        held up meanwhile. Models without a text side answer 409 for new items (nothing is
+        stored)."""
         if len(body.items) > s.max_batch:
             raise RequestError(f"at most {s.max_batch} items per request, not {len(body.items)}")
         items = []
@@ -43,8 +45,8 @@ def router(state: ServiceState) -> APIRouter:
                 raise RequestError(f"items[{n}]: a text may have at most {s.max_text_chars} characters, not {longest}")
             text = it.full_text()
             items.append(StoredItem(it.item_id, text, short_title(it.title or text)))
-        added, updated = state.add_items(items)
-        return {"added": added, "updated": updated}
+        done = state.add_items(items)
+        return {"added": done.added, "updated": done.updated, "batches": done.batches, "live_at": done.live_at}
 
     @r.get("/items", response_model=SearchResponse, responses=ERRORS)
     def search_items(

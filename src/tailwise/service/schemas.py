@@ -227,6 +227,8 @@ class SimilarResponse(BaseModel):
 class ItemsResponse(BaseModel):
     added: int
     updated: int
+    batches: int = Field(description="batches placed and committed one after another; each was recommendable once committed")
+    live_at: str = Field(description="when the last batch went live (ISO-8601, UTC): every item is recommendable from then on")
 
 
 class ItemInfo(BaseModel):

@@ -1,17 +1,27 @@
 """The running service's state: the live snapshot, the feedback store, and the swaps between.
 
-Writers (new items, feedback, a retrained model) are serialised by one lock; readers never take
-it. Each write builds on the current :class:`~tailwise.service.live.Snapshot` and publishes
-the result with one assignment, so a request sees the old snapshot or the new one, whole.
+Readers never take a lock. Writers take two: the *growth lock* serialises the writers that
+replace the pipeline (new items, a retrained model) while they do their slow part (placing
+items by their text), and the short *writers' lock* is held only to commit to the store and
+publish, so feedback and erasures wait for a commit, never for an embedding. Each write builds
+on the current :class:`~tailwise.service.live.Snapshot` and publishes the result with one
+assignment, so a request sees the old snapshot or the new one, whole.
 
-- ``POST /items``: the pipeline is grown on a shallow copy, the items are committed to the
-  store, then the grown snapshot is published. A model without a text side raises
-  :class:`~tailwise.models.base.ColdStartError` before anything is stored.
+- ``POST /items``: in batches of :data:`ITEM_BATCH`: each batch grows a shallow copy of the
+  live pipeline (outside the writers' lock), then is committed to the store and published, so
+  it is recommendable before the next batch is placed; a large upload's texts are embedded in
+  a worker process first (:mod:`tailwise.service.offload`). A model without a text side raises
+  :class:`~tailwise.models.base.ColdStartError` on the first batch (new items go first),
+  before anything is stored.
 - ``POST /feedback``: events are committed in one transaction, then folded into the users'
-  profiles of the live snapshot; the request is answered after both.
+  profiles (:class:`~tailwise.service.live.Profiles`); the request is answered after both.
+- ``DELETE /users/{id}`` (and ``tailwise forget``, seen by the watcher): the user's events are
+  deleted and the user recorded as erased in one transaction; then the live profiles drop the
+  folded feedback and stop using the user's training row (the fallback answers for them).
 - Retrain: a background thread watches ``manifest.json`` of the model directory. When a
-  retrained model is swapped in there, it is loaded beside the live one, the items and events
-  stored since that model's snapshot are applied to it, and it replaces the live snapshot.
+  retrained model is swapped in there, it is loaded beside the live one, the items, events and
+  erasures stored since that model's snapshot are applied to it, and it replaces the live
+  snapshot.
 """
 
 from __future__ import annotations
@@ -31,12 +41,17 @@ import numpy as np
 
 from tailwise.errors import TailwiseError
 from tailwise.models.base import ColdStartError
-from tailwise.pipeline import Pipeline
+from tailwise.service.catchup import apply_erasures, apply_stored_items, fold_events, load_snapshot
 from tailwise.service.live import Snapshot
+from tailwise.service.offload import TextOffload
 from tailwise.service.settings import ServiceSettings
-from tailwise.service.store import Event, FeedbackStore, StoredItem
+from tailwise.service.store import Erasure, Event, FeedbackStore, StoredItem
 
 log = logging.getLogger(__name__)
+
+#: items placed and published per step of ``POST /items`` (the writers' lock is held only to
+#: commit and publish each batch)
+ITEM_BATCH = 200
 
 
 class RequestError(TailwiseError):
@@ -66,6 +81,16 @@ class FeedbackIn:
     type: str
     value: float
     ts: float
+
+
+@dataclass(frozen=True)
+class ItemsAdded:
+    """The outcome of :meth:`ServiceState.add_items`: every batch is live when it is returned."""
+
+    added: int
+    updated: int
+    batches: int
+    live_at: str  # ISO-8601 time the last batch was published
 
 
 def default_db_path(model_dir: str | Path) -> Path:
@@ -101,7 +126,11 @@ class ServiceState:
 
         self.model_dir = Path(model_dir)
         self.settings = settings
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writers' lock: commits and publishing
+        self._grow_lock = threading.Lock()  # writers that replace the pipeline (items, reloads)
+        self._erasure_mark = 0  # the last erasure applied to the live profiles
+        self.item_batch = ITEM_BATCH
+        self.offload = TextOffload()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._failed_signature: tuple | None = None
@@ -110,64 +139,37 @@ class ServiceState:
         try:
             self.store = FeedbackStore(db_path, settings.key_check(), settings.synchronous)
             self._exit.callback(self.store.close)
+            self._exit.callback(self.offload.close)
             self.n_events = self.store.counts()["events"]
-            snap = self._load()
-            with self._lock:
-                self.live = self._catch_up(snap)
+            self._swap_in(self._load())
         except BaseException:
             self._exit.close()
             raise
 
     # ------------------------------------------------------------------ loading and swapping
     def _load(self) -> Snapshot:
-        """A snapshot of the model directory with the stored items applied (no lock held)."""
-        signature = _signature(self.model_dir)
-        pipe = Pipeline.load(self.model_dir)
-        source = {
-            "model_dir": str(self.model_dir), "created": pipe.meta.get("created"), "signature": signature,
-            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }  # fmt: skip
-        snap = Snapshot.build(pipe, source)
-        snap.event_mark = int(pipe.meta.get("feedback_through", 0))
-        return snap
+        return load_snapshot(self.model_dir, _signature(self.model_dir))
 
-    def _catch_up(self, snap: Snapshot) -> Snapshot:
-        """Apply the stored items and fold the stored events that `snap` does not have yet.
+    def _swap_in(self, snap: Snapshot) -> None:
+        """Apply the stored items, events and erasures that a loaded `snap` does not have yet,
+        and make it the live snapshot.
 
-        Called with the lock held, so nothing is written between this and the swap."""
-        stored = self.store.items()
-        titles = {it.item_id: it.title for it in stored}
-        pipe = snap.pipe
-        todo = [it for it in stored if (j := snap.item_index(it.item_id)) < 0 or pipe.item_text[j] != it.text]
-        if todo:
-            new = [it for it in todo if snap.item_index(it.item_id) < 0]
-            grown = copy.copy(pipe)
-            try:
-                grown.add_items([it.item_id for it in todo], [it.text for it in todo])
-            except ColdStartError as exc:  # e.g. a database from a text model, served with EASE
-                log.warning("%d stored new items are not served: %s", len(new), exc)
-                todo = [it for it in todo if it not in new]
-                grown = copy.copy(pipe)
-                grown.add_items([it.item_id for it in todo], [it.text for it in todo])
-            changed = [snap.item_index(it.item_id) for it in todo if it not in new]
-            snap = snap.grown(grown, np.asarray(changed, dtype=np.int64), {})
-        for item_id, title in titles.items():
-            if (j := snap.item_index(item_id)) >= 0:
-                snap.titles[j] = title
-        self._fold(snap, self.store.events_after(snap.event_mark))
-        return snap
+        Holds the growth lock while placing the items and the writers' lock for the rest, so
+        nothing is written between the catching up and the swap."""
+        with self._grow_lock:
+            snap = apply_stored_items(snap, self.store)
+            with self._lock:
+                fold_events(snap, self.store.events_after(snap.profiles.event_mark))
+                self._apply_erasures(snap, int(snap.pipe.meta.get("erased_through", 0)))
+                self.live = snap
 
-    def _fold(self, snap: Snapshot, rows: list[tuple[int, str, str]]) -> None:
-        if not rows:
-            return
-        idx = snap.pipe.items.indices([r[2] for r in rows], missing=-1)
-        by_user: dict[str, list[int]] = {}
-        for (_, key, _), i in zip(rows, idx.tolist()):
-            if i >= 0:
-                by_user.setdefault(key, []).append(i)
-        for key, items in by_user.items():
-            snap.fold(key, np.asarray(items))
-        snap.event_mark = max(snap.event_mark, rows[-1][0])
+    def _apply_erasures(self, snap: Snapshot, since: int) -> int:
+        """:func:`apply_erasures` after erasure id `since` (writers' lock held); returns how many."""
+        erasures = apply_erasures(snap, self.store, since)
+        if erasures:
+            self.n_events = self.store.counts()["events"]
+        self._erasure_mark = max(self._erasure_mark, since, erasures[-1].id if erasures else 0)
+        return len(erasures)
 
     def check_reload(self) -> bool:
         """Load and swap in a retrained model when the model directory changed; True if swapped.
@@ -186,8 +188,7 @@ class ServiceState:
                 log.warning("model directory changed but could not be loaded (will retry): %s", exc)
                 self._failed_signature = signature
             return False
-        with self._lock:
-            self.live = self._catch_up(snap)
+        self._swap_in(snap)
         log.info("swapped in the model of %s (created %s)", self.model_dir, snap.source["created"])
         return True
 
@@ -222,8 +223,9 @@ class ServiceState:
         while not self._stop.wait(self.settings.reload_interval):
             try:
                 self.check_reload()
+                self.check_erasures()
             except Exception:
-                log.exception("model reload check failed")
+                log.exception("model reload or erasure check failed")
 
     def _warm(self) -> None:
         """Build what first requests would otherwise wait for: the re-rankers' context and the
@@ -243,22 +245,47 @@ class ServiceState:
         self._exit.close()
 
     # ------------------------------------------------------------------ writes
-    def add_items(self, items: list[StoredItem]) -> tuple[int, int]:
-        """Add or update items: placed by the model, committed, then live. (added, updated)."""
-        with self._lock:
-            live = self.live
+    def add_items(self, items: list[StoredItem]) -> ItemsAdded:
+        """Add or update items in batches of :attr:`item_batch` (default :data:`ITEM_BATCH`);
+        each is committed and live before the next is placed.
+
+        For an id given twice the last text counts. New ids go first, so a model that cannot
+        take new items refuses (:class:`UnsupportedError`) before anything is stored. Feedback,
+        erasures and reads go on between (and during) the batches; only other item uploads and
+        model swaps wait.
+        """
+        unique = list({it.item_id: it for it in items}.values())
+        live = self.live
+        known = live.pipe.items.indices([it.item_id for it in unique], missing=-1) >= 0
+        ordered = [it for it, k in zip(unique, known) if not k] + [it for it, k in zip(unique, known) if k]
+        added = updated = 0
+        size = self.item_batch
+        batches = [ordered[n : n + size] for n in range(0, len(ordered), size)]
+        # a large upload is embedded in a worker process first (see tailwise.service.offload)
+        texts = [[it.text for it in b] for b in batches]
+        with contextlib.closing(self.offload.cached(live.pipe.model.text_side(progress=False), texts)) as ready:
+            for n in ready:
+                a, u = self._add_batch(batches[n])
+                added, updated = added + a, updated + u
+        log.info("added %d and updated %d items in %d batches", added, updated, len(batches))
+        return ItemsAdded(added, updated, len(batches), datetime.now(UTC).isoformat(timespec="milliseconds"))
+
+    def _add_batch(self, batch: list[StoredItem]) -> tuple[int, int]:
+        """Place one batch on a copy of the live pipeline, then commit it and publish."""
+        with self._grow_lock:
+            live = self.live  # only growth-lock holders replace the pipeline: this stays current
             pipe = copy.copy(live.pipe)
-            changed = [j for it in items if (j := live.item_index(it.item_id)) >= 0]
+            changed = [j for it in batch if (j := live.item_index(it.item_id)) >= 0]
             try:
-                added, updated = pipe.add_items([it.item_id for it in items], [it.text for it in items])
+                added, updated = pipe.add_items([it.item_id for it in batch], [it.text for it in batch])
             except ColdStartError as exc:
                 raise UnsupportedError(str(exc)) from None
-            self.store.upsert_items(items)
-            titles = {it.item_id: it.title for it in items}
+            titles = {it.item_id: it.title for it in batch}
             grown = live.grown(pipe, np.unique(np.asarray(changed, dtype=np.int64)), titles)
             self._prepare(grown)
-            self.live = grown
-        log.info("added %d and updated %d items", added, updated)
+            with self._lock:
+                self.store.upsert_items(batch)
+                self.live = grown
         return added, updated
 
     def add_feedback(self, events: list[FeedbackIn]) -> int:
@@ -273,9 +300,30 @@ class ServiceState:
             stored = [Event(key, e.item_id, e.type, e.value, e.ts) for key, e in zip(keys, events)]
             first, _ = self.store.add_events(stored)
             rows = [(first + n, key, e.item_id) for n, (key, e) in enumerate(zip(keys, events))]
-            self._fold(live, rows)
+            fold_events(live, rows)
             self.n_events += len(events)
         return len(events)
+
+    def erase_user(self, user_id: str) -> Erasure:
+        """Delete a user's events and record the erasure (committed before this returns), then
+        drop the user's folded feedback and training row from the live profiles.
+
+        Idempotent. The model directory keeps the user's training history until the next
+        ``tailwise retrain``, which drops it; until then the service does not use it.
+        Returns the erasure (its ``events`` are the events deleted now).
+        """
+        key = self.settings.user_key(user_id)
+        with self._lock:
+            erasure = self.store.erase_user(key)
+            self._apply_erasures(self.live, self._erasure_mark)
+        log.info("erased a user: %d feedback events deleted", erasure.events)  # never the id
+        return erasure
+
+    def check_erasures(self) -> int:
+        """Apply erasures recorded by another process (``tailwise forget``) since the last check
+        to the live profiles; returns how many."""
+        with self._lock:
+            return self._apply_erasures(self.live, self._erasure_mark)
 
     # ------------------------------------------------------------------ reads
     def info(self) -> dict[str, Any]:
@@ -289,7 +337,7 @@ class ServiceState:
             "loaded_at": live.source["loaded_at"],
             "counts": {
                 "users": len(pipe.users), "items": live.n_items, "new_items": live.n_items - live.n_fitted,
-                "feedback_events": self.n_events, "feedback_users": len(live.folded),
+                "feedback_events": self.n_events, "feedback_users": len(live.profiles.folded),
             },
             "pseudonymised": self.settings.pseudonymise,
             "versions": _versions(),

@@ -3,6 +3,8 @@
 One file (WAL journal, ``synchronous=FULL`` by default), one connection per store guarded by a
 lock, one transaction per write. A write returns only after its ``COMMIT``, so whatever the
 service has acknowledged survives a crash of the process (and, with FULL, of the machine).
+Deleted rows are overwritten (``secure_delete``), and an erasure checkpoints and truncates the
+write-ahead log, so an erased user's events do not linger in free pages or in the ``-wal`` file.
 
 Tables::
 
@@ -11,6 +13,10 @@ Tables::
     events  id (increasing), user_key (the user id or its keyed hash), item_id, type, value,
             ts (event time, epoch seconds), received (epoch seconds)
     items   item_id (unique), text, title, seq (order of first addition), updated
+    erased  id (increasing), user_key (unique: the latest erasure of a user), erased (epoch
+            seconds): users whose events were deleted and whose training history the next
+            retrain drops. Anything that reads users' data out of the service (a retrain, a
+            future export) must leave these users out: :meth:`FeedbackStore.erased_keys`.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from tailwise.errors import DataError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the erased table and the events(user_key) index
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +54,12 @@ CREATE TABLE IF NOT EXISTS items (
     seq INTEGER NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS erased (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_key TEXT NOT NULL UNIQUE,
+    erased REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_user ON events (user_key);
 """
 
 
@@ -69,6 +81,26 @@ class StoredItem:
     item_id: str
     text: str
     title: str
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """A user's erasure: its id (increasing), the user's stored key, the events it deleted and
+    when (epoch seconds)."""
+
+    id: int
+    user_key: str
+    events: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Contents:
+    """Everything a retrain reads from the store, from one consistent snapshot."""
+
+    events: list[tuple[int, Event]]
+    items: list[StoredItem]
+    erasures: list[Erasure]
 
 
 class FeedbackStore:
@@ -95,6 +127,7 @@ class FeedbackStore:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"cannot open the feedback database: {exc}", path=self.path) from None
@@ -171,6 +204,32 @@ class FeedbackStore:
         with self._lock:
             self._write(work)
 
+    def erase_user(self, user_key: str) -> Erasure:
+        """Delete every event of a user and record the user as erased, in one transaction.
+
+        Idempotent: erasing a user again deletes what was stored since (nothing, at once) and
+        moves the user's record to a new erasure id, so a model retrained in between forgets the
+        user again. Returns after the ``COMMIT``; the write-ahead log is then checkpointed and
+        truncated, so the deleted rows are gone from the ``-wal`` file as well (when another
+        connection still reads an older snapshot this is logged and happens at a later
+        checkpoint).
+        """
+        now = time.time()
+        out: list[tuple[int, int]] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            n = db.execute("DELETE FROM events WHERE user_key = ?", (user_key,)).rowcount
+            db.execute("DELETE FROM erased WHERE user_key = ?", (user_key,))
+            db.execute("INSERT INTO erased (user_key, erased) VALUES (?, ?)", (user_key, now))
+            out.append((db.execute("SELECT last_insert_rowid()").fetchone()[0], n))
+
+        with self._lock:
+            self._write(work)
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.warning("the write-ahead log could not be truncated after an erasure (a reader holds it); a later checkpoint will")
+        return Erasure(int(out[0][0]), user_key, int(out[0][1]), now)
+
     # ------------------------------------------------------------------ reads
     def events_after(self, event_id: int = 0) -> list[tuple[int, str, str]]:
         """(id, user_key, item_id) of every event with a larger id, in id order."""
@@ -184,6 +243,49 @@ class FeedbackStore:
         with self._lock:
             rows = self._db.execute("SELECT id, user_key, item_id, type, value, ts FROM events ORDER BY id").fetchall()
         return [(r[0], Event(*r[1:])) for r in rows]
+
+    def user_items(self, user_key: str, after: int = 0) -> list[str]:
+        """Item ids of one user's events with an id larger than `after`, in id order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT item_id FROM events WHERE user_key = ? AND id > ? ORDER BY id", (user_key, int(after))
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def item_event_counts(self, after: int = 0) -> dict[str, int]:
+        """Number of events per item id among the events with an id larger than `after`."""
+        with self._lock:
+            rows = self._db.execute("SELECT item_id, COUNT(*) FROM events WHERE id > ? GROUP BY item_id", (int(after),)).fetchall()
+        return {item: int(n) for item, n in rows}
+
+    def erasures(self, after: int = 0) -> list[Erasure]:
+        """The erasures with an id larger than `after`, in id order (``events`` is 0 here: the
+        number deleted is only known to :meth:`erase_user`)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, user_key, erased FROM erased WHERE id > ? ORDER BY id", (int(after),)).fetchall()
+        return [Erasure(int(i), key, 0, float(at)) for i, key, at in rows]
+
+    def erased_keys(self) -> set[str]:
+        """The stored keys of every erased user. Whatever reads users' data out of the service
+        (retraining, any export) must leave these out."""
+        return {e.user_key for e in self.erasures()}
+
+    def contents(self) -> Contents:
+        """Events, items and erasures read in one transaction, so they agree with each other (an
+        erasure between two separate reads could leave a retrain with the events of a user it
+        does not know to forget)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                events = self._db.execute("SELECT id, user_key, item_id, type, value, ts FROM events ORDER BY id").fetchall()
+                items = self._db.execute("SELECT item_id, text, title FROM items ORDER BY seq").fetchall()
+                erased = self._db.execute("SELECT id, user_key, erased FROM erased ORDER BY id").fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        return Contents(
+            [(r[0], Event(*r[1:])) for r in events], [StoredItem(*r) for r in items],
+            [Erasure(int(i), key, 0, float(at)) for i, key, at in erased],
+        )  # fmt: skip
 
     def items(self) -> list[StoredItem]:
         """Every added or updated item, in the order they were first added."""

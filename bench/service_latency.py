@@ -58,11 +58,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: Path, db: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """A real ``tailwise serve`` on a free loopback port; returns the process and its base URL."""
+def start_server(model_dir: Path, db: Path, log_path: Path, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """A real ``tailwise serve`` on a free loopback port (with `extra` options, e.g. ``--keys``);
+    returns the process and its base URL."""
     port = free_port()
     env = {**os.environ, "TAILWISE_WARM_TEXT": "1"}
-    cmd = [sys.executable, "-m", "tailwise.cli.main", "serve", "--model-dir", str(model_dir), "--db", str(db), "--port", str(port)]
+    cmd = [sys.executable, "-m", "tailwise.cli.main", "serve", "--model-dir", str(model_dir), "--db", str(db), "--port", str(port), *extra]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     return proc, f"http://127.0.0.1:{port}"

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -107,7 +108,7 @@ def run_clients(url: str, users: list[str], items: list[str], args: argparse.Nam
 
     def recommender(c: int) -> None:
         mine = users[c :: args.recommend_clients]
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60, headers=args.headers) as client:
             start.wait()
             for i in rounds(len(mine)):
                 if not going(i, len(mine)):
@@ -120,7 +121,7 @@ def run_clients(url: str, users: list[str], items: list[str], args: argparse.Nam
 
     def feeder(c: int) -> None:
         n = args.feedback_requests // args.feedback_clients
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60, headers=args.headers) as client:
             start.wait()
             for i in rounds(n):
                 if not going(i, n):
@@ -136,7 +137,7 @@ def run_clients(url: str, users: list[str], items: list[str], args: argparse.Nam
 
     def uploader() -> None:
         size = args.bulk_request_items
-        with httpx.Client(base_url=url, timeout=600) as client:
+        with httpx.Client(base_url=url, timeout=600, headers=args.headers) as client:
             start.wait()
             try:
                 for n in range(0, len(bulk), size):
@@ -216,6 +217,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--bulk-items", type=int, default=0, help="new items posted by one more client meanwhile (default 0: none)")
     ap.add_argument("--bulk-request-items", type=int, default=1000, help="items per POST /items of the bulk upload")
+    ap.add_argument("--no-auth", action="store_true", help="run the server without API keys (default: every client sends a write key)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="with a bulk upload: stop the other clients after this")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tailwise-load-"))
@@ -225,9 +227,16 @@ def main() -> None:
     users = ids["users"][rng.integers(0, len(ids["users"]), args.recommend_requests)].astype(str).tolist()
     items = ids["items"][rng.integers(0, len(ids["items"]), 5000)].astype(str).tolist()
     db = work / "feedback.sqlite"
-    proc, url = start_server(model_dir, db, work / "server.log")
+    extra, args.headers = (), {}
+    if not args.no_auth:  # every client authenticates with a write key (only its digest is stored)
+        keys = work / "keys.txt"
+        made = subprocess.run([sys.executable, "-m", "tailwise.cli.main", "keys", "new", "--role", "write", "--keys", str(keys)],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        token = made.stdout.strip().splitlines()[-1].split()[-1]
+        extra, args.headers = ("--keys", str(keys)), {"Authorization": f"Bearer {token}"}
+    proc, url = start_server(model_dir, db, work / "server.log", extra)
     try:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120, headers=args.headers) as client:
             wait_healthy(client, 600)
             settle_s = wait_settled(proc.pid)
             for user in users[:200]:  # warm-up: first-request costs are not part of the load
@@ -235,7 +244,7 @@ def main() -> None:
         bulk = bulk_items(model_dir, args.bulk_items)
         run = run_clients(url, users, items, args, proc.pid, bulk)
         if bulk:
-            with httpx.Client(base_url=url, timeout=120) as client:
+            with httpx.Client(base_url=url, timeout=120, headers=args.headers) as client:
                 run["new_items_live"] = client.get("/info").json()["counts"]["new_items"]
     finally:
         proc.terminate()
@@ -244,7 +253,7 @@ def main() -> None:
     n_requests = len(run["recommend_ms"]) + len(run["feedback_ms"])
     out = {
         "catalog": args.catalog, "users": len(ids["users"]), "items": len(ids["items"]),
-        "recommend_clients": args.recommend_clients, "feedback_clients": args.feedback_clients,
+        "authenticated": not args.no_auth, "recommend_clients": args.recommend_clients, "feedback_clients": args.feedback_clients,
         "k": args.k, "start_up_settle_s": settle_s, "cpus": os.cpu_count(), "load_average_after": os.getloadavg(),
         "wall_s": run["wall_s"], "throughput_rps": n_requests / run["wall_s"],
         "recommend_rps": len(run["recommend_ms"]) / run["wall_s"],

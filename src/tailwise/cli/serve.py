@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from tailwise.cli.common import console
+from tailwise.cli.common import add_service_options, console
 from tailwise.errors import DataError
 
 #: addresses that listen on every interface: no use as a Host header
@@ -23,14 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Without API keys (--keys) the service answers this machine only and will not listen on "
         "another interface.",
     )
-    p.add_argument("--model-dir", type=Path, required=True, help="a directory written by `tailwise fit` or `tailwise retrain`")
-    p.add_argument("--db", type=Path, help="SQLite feedback database (default: MODEL_DIR/../NAME.feedback.sqlite)")
+    add_service_options(p, "a directory written by `tailwise fit` or `tailwise retrain`")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only; another needs --keys)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--keys", type=Path, metavar="FILE", help="API keys file written by `tailwise keys new` (or set TAILWISE_KEYS_FILE)")
     p.add_argument("--allowed-hosts", metavar="HOSTS", help="comma-separated names requests may address in their Host header "
                    "(default: localhost, 127.0.0.1, ::1; or TAILWISE_ALLOWED_HOSTS; '*' = any); --host is always allowed")  # fmt: skip
-    p.add_argument("--secret-file", type=Path, help="pseudonymise user ids with the secret in this file (or set TAILWISE_SECRET)")
     p.add_argument("--max-k", type=int, help="largest list length a request may ask for (default: 100)")
     p.add_argument("--reload-interval", type=float, help="seconds between checks for a retrained model (default: 2; 0 = off)")
     p.set_defaults(run=run)

@@ -27,40 +27,89 @@ from tailwise.text.features import ItemFeatures
 from tailwise.text.side import TextSide
 
 
+#: items per block when the kernel against the anchors is applied to the whole catalogue
+KERNEL_BLOCK = 16_384
+
+
+def gram_fits(train: sp.csr_matrix, budget: int | None) -> bool:
+    """Whether the dense Gram matrix of the items with interactions (and its scaled copy, two
+    float32 ``n_active^2`` arrays) fits in `budget` bytes (None: no budget, it fits)."""
+    n_active = int((np.diff(train.tocsc().indptr) > 0).sum())
+    return budget is None or 2 * 4 * n_active**2 <= budget
+
+
 def behaviour_factors(
     train: sp.csr_matrix,
     factors: int,
     norm: float,
     seed: int,
     gram: tuple[np.ndarray, np.ndarray] | None = None,
+    sparse: bool = False,
 ) -> np.ndarray:
-    """Item factors ``V`` [n_items, factors]: top eigenvectors of ``D^-norm X^T X D^-norm``.
+    """Item factors ``V`` [n_items, factors] (see :func:`spectral_factors`)."""
+    return spectral_factors(train, factors, norm, seed, gram, sparse)[0]
 
-    Randomised subspace iteration (Halko et al. 2011) on the Gram matrix of the items with
-    interactions, then an exact eigen-decomposition in the subspace. Items without interactions
-    get zero rows. `gram` is ``(active, X_a^T X_a)`` from :func:`~tailwise.models.ease.item_gram`
-    when the caller has it already (it is only read).
+
+def spectral_factors(
+    train: sp.csr_matrix,
+    factors: int,
+    norm: float,
+    seed: int,
+    gram: tuple[np.ndarray, np.ndarray] | None = None,
+    sparse: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item factors ``V`` [n_items, factors], the top eigenvectors of ``D^-norm X^T X D^-norm``,
+    and their eigenvalues (descending).
+
+    Randomised subspace iteration (Halko et al. 2011), then an exact eigen-decomposition in the
+    subspace, over the items with interactions; items without any get zero rows. The products
+    with ``X^T X`` run on the dense Gram matrix of those items (`gram`: ``(active, X_a^T X_a)``
+    from :func:`~tailwise.models.ease.item_gram` when the caller has it; it is only read), or
+    with `sparse` as two sparse products ``X^T (X q)`` that never form an items x items matrix
+    (the right singular vectors of ``X D^-norm``: the same subspace, memory linear in the log).
     """
-    active, g = item_gram(train) if gram is None else gram
+    if sparse and gram is None:
+        active = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
+        g = None
+    else:
+        active, g = item_gram(train) if gram is None else gram
     counts = np.asarray(train.sum(axis=0)).ravel()[active]
     scale = (np.maximum(counts, 1.0) ** -norm).astype(np.float32)
-    scaled = g * scale[:, None]
-    scaled *= scale[None, :]
+    if g is None:
+        x = sp.csr_matrix(train[:, active] @ sp.diags(scale), dtype=np.float32)
+        xt = sp.csr_matrix(x.T)
+
+        def times_gram(q: np.ndarray) -> np.ndarray:
+            return np.asarray(xt @ np.asarray(x @ q), dtype=np.float32)
+
+        def in_subspace(q: np.ndarray) -> np.ndarray:
+            xq = np.asarray(x @ q)
+            return xq.T @ xq
+    else:
+        scaled = g * scale[:, None]
+        scaled *= scale[None, :]
+
+        def times_gram(q: np.ndarray) -> np.ndarray:
+            return scaled @ q
+
+        def in_subspace(q: np.ndarray) -> np.ndarray:
+            return q.T @ scaled @ q
+
     k = min(factors, max(len(active) - 1, 1))
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((len(active), k + 10)).astype(np.float32)
     for _ in range(3):
-        y = scaled @ q
+        y = times_gram(q)
         # tall-skinny QR on one thread: OpenBLAS's threaded QR stalls when the cores are busy
         with threadpool_limits(1, "blas"):
             q, _ = np.linalg.qr(y)
-    small = q.T @ scaled @ q
+    small = in_subspace(q)
     with threadpool_limits(1, "blas"):
         vals, vecs = np.linalg.eigh(small)
     order = np.argsort(vals)[::-1][:k]
     v = np.zeros((train.shape[1], k), dtype=np.float32)
     v[active] = q @ vecs[:, order]
-    return v
+    return v, vals[order].astype(np.float32)
 
 
 class Adapter(Recommender):
@@ -133,23 +182,51 @@ class Adapter(Recommender):
         return VectorRelations(self.item_vectors_)
 
     def _fit(
-        self, train: sp.csr_matrix, dataset: Dataset, gram: tuple[np.ndarray, np.ndarray] | None = None
+        self,
+        train: sp.csr_matrix,
+        dataset: Dataset,
+        gram: tuple[np.ndarray, np.ndarray] | None = None,
+        sparse: bool | None = None,
+        factors: np.ndarray | None = None,
     ) -> None:
+        """Fit; `gram` is the Gram matrix when the caller has one (the hybrid's EASE backbone),
+        `sparse` forces the factors from sparse products (None: when the dense Gram matrix of
+        the items with interactions would not fit the memory budget), `factors` gives the
+        behaviour factors ``V`` themselves (the hybrid's factor backbone computes them)."""
         feats, state, kernel = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year)
-        v = behaviour_factors(train, self.factors, self.norm, self.random_state, gram)
+        if sparse is None:
+            sparse = gram is None and not gram_fits(train, getattr(self, "memory_budget_", None))
+        v = factors if factors is not None else behaviour_factors(train, self.factors, self.norm, self.random_state, gram, sparse)
         counts = np.diff(train.tocsc().indptr)
         warm = np.flatnonzero(counts > 0)
         if len(warm) > self.max_anchors:
             warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.max_anchors]])
         anchors = feats.subset(warm)
-        k_all = feats.kernel(anchors) if kernel is None else kernel[:, warm]  # [n_items, n_warm]
-        k_ww = k_all[warm]
-        k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
-        dual = sla.solve(k_ww, v[warm], assume_a="pos", overwrite_a=True, check_finite=False)
+        if kernel is None and len(feats.embeddings) > KERNEL_BLOCK:
+            self._fit_blocks(feats, anchors, v[warm])
+        else:
+            k_all = feats.kernel(anchors) if kernel is None else kernel[:, warm]  # [n_items, n_warm]
+            k_ww = k_all[warm]
+            k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
+            dual = sla.solve(k_ww, v[warm], assume_a="pos", overwrite_a=True, check_finite=False)
+            self.item_vectors_ = (k_all @ dual).astype(np.float32)
+            self.dual_ = dual.astype(np.float32)
         self.item_factors_ = v
-        self.item_vectors_ = (k_all @ dual).astype(np.float32)
-        self.dual_ = dual.astype(np.float32)
         self._keep_anchors(anchors, state)
+
+    def _fit_blocks(self, feats: ItemFeatures, anchors: ItemFeatures, targets: np.ndarray) -> None:
+        """The kernel ridge for a large catalogue: the anchors' own kernel is solved, then the
+        whole catalogue's kernel against the anchors is applied block by block, so memory is
+        ``KERNEL_BLOCK * n_anchors`` floats, never ``n_items * n_anchors``."""
+        k_ww = anchors.kernel(anchors)
+        k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
+        dual = sla.solve(k_ww, targets, assume_a="pos", overwrite_a=True, check_finite=False).astype(np.float32)
+        n = len(feats.embeddings)
+        out = np.empty((n, dual.shape[1]), dtype=np.float32)
+        for start in range(0, n, KERNEL_BLOCK):
+            rows = np.arange(start, min(start + KERNEL_BLOCK, n))
+            out[rows] = feats.subset(rows).kernel(anchors) @ dual
+        self.item_vectors_, self.dual_ = out, dual
 
     def _keep_anchors(self, anchors: ItemFeatures, state: dict[str, np.ndarray]) -> None:
         """What `vectors_for_texts` needs to place new items: the warm items' views."""

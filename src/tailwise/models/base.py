@@ -47,8 +47,9 @@ class VectorModel(Protocol):
 
 
 def is_vector_model(model: object) -> bool:
-    """Whether `model` follows :class:`VectorModel` (it scores by dot products)."""
-    return isinstance(model, VectorModel)
+    """Whether `model` follows :class:`VectorModel` (it scores by dot products). A model whose
+    fitted form decides it (the hybrid: only its factor backbone) says so in ``dot_product``."""
+    return isinstance(model, VectorModel) and bool(getattr(model, "dot_product", True))
 
 
 class Recommender:

@@ -8,6 +8,19 @@ Scores of the two sides are standardised per user (z-scores over the catalogue),
 - ``"blend"``: ``(1 - alpha) z_cf + alpha z_lm`` for every item.
 - ``"rrf"``: reciprocal-rank fusion ``1 / (60 + rank_cf) + 1 / (60 + rank_lm)``.
 
+Two CF backbones (``backbone``): EASE (a dense items x items model) and factors, which never
+form an items x items matrix. The factor backbone is a low-rank ridge regression: with ``V``
+and ``s`` the top eigenvectors and eigenvalues of the popularity-normalised co-occurrences
+``D^-n X^T X D^-n`` (``n = factor_norm``, from sparse products, :func:`spectral_factors`),
+``s_cf(u, i) = (x_u D^-n V diag(s / (s + lambda))) . (v_i c_i^n)``, the closed form of a ridge
+autoencoder restricted to those ``factor_dim`` directions, with ``lambda = factor_l2`` times the
+mean of that matrix's diagonal (a scale that follows the data). The adapter regresses its
+text vectors onto the same ``V``. With the factor
+backbone both sides are dot products with the same user vector, so the gated score is one dot
+product too (:class:`tailwise.models.fusion.FusedVectors`) and a vector index retrieves the
+candidates of a large catalogue. ``"auto"`` (default) takes EASE when its fit fits in the memory
+budget and factors otherwise, and records why in ``fit_info_``.
+
 The model scores; it does not shape lists. Its default exposure stage, which the pipeline
 applies when no other re-ranker is asked for, gives the long tail a share of each list that
 follows the user's own taste (:class:`tailwise.rerank.TailSlots`, calibration after Steck
@@ -24,43 +37,33 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
-from tailwise.models.adapter import Adapter
+from tailwise.models.adapter import Adapter, spectral_factors
 from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, item_gram
+from tailwise.models.fusion import FusedVectors, ranks, zscore
 from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
 from tailwise.models.state import StateCheck
 from tailwise.text.side import TextSide
 
 FUSIONS = ("gate", "blend", "rrf")
+BACKBONES = ("auto", "ease", "factors")
+#: the most memory the factor backbone's fused item vectors may take (float32)
+FUSED_BYTES = 1_500_000_000
+
+__all__ = ["BACKBONES", "FUSIONS", "Hybrid", "ranks", "zscore"]
 
 
-def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
-    """Per-row standardisation over the items not in `rows` (the user's history).
+def fused_dim(dim: int, n_items: int) -> int:
+    """`dim`, halved until ``n_items`` fused vectors of ``2 * dim + 2`` float32 fit in
+    :data:`FUSED_BYTES` (at least 32).
 
-    The history items are left out of the mean and deviation (they are never recommended and
-    would skew both), but standardised like every other item. ``-inf`` stays ``-inf``. A row
-    whose deviation is below ``1e-5`` of its mean (constant up to rounding) is only centred.
+    >>> fused_dim(512, 10_000), fused_dim(512, 1_000_000)
+    (512, 128)
     """
-    masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
-    if rows is not None:
-        r, c = rows.nonzero()
-        masked[r, c] = np.nan
-    mean = np.nan_to_num(np.nanmean(masked, axis=1, keepdims=True))
-    std = np.nanstd(masked, axis=1, keepdims=True)
-    # a row that is constant up to rounding (a side that cannot tell items apart) stays flat:
-    # dividing its rounding noise by an equally tiny deviation would turn noise into scores
-    flat = ~(std > 1e-5 * np.abs(mean))
-    out = (scores - mean) / np.where(flat, 1.0, std)
-    return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
-
-
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """1-based rank of each item in its row (1 = best)."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    out = np.empty_like(order)
-    np.put_along_axis(out, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
-    return out
+    while dim > 32 and n_items * (2 * dim + 2) * 4 > FUSED_BYTES:
+        dim //= 2
+    return dim
 
 
 class Hybrid(Recommender):
@@ -80,6 +83,17 @@ class Hybrid(Recommender):
         Calibrated tail slots, 0 = off (default 0.5).
     head_share : float
         Share of items counted as head when deciding what is tail (default 0.2).
+    backbone : {"auto", "ease", "factors"}
+        The CF side (see the module docstring; default ``"auto"``: EASE where it fits the
+        memory budget).
+    factor_dim : int
+        Directions of the factor backbone (default 512). The fused item vectors hold
+        ``2 * factor_dim + 2`` floats per item, so a large catalogue lowers it (halving) until
+        they take at most :data:`FUSED_BYTES` (128 at a million items); ``fit_info_`` says so.
+    factor_norm : float
+        Popularity normalisation ``n`` of the factor backbone (default 0.25).
+    factor_l2 : float
+        Ridge penalty of the factor backbone, relative to the mean diagonal (default 8).
     encoder, factors, adapter_l2, max_tokens, cache_dir
         Passed to :class:`~tailwise.models.adapter.Adapter`.
     """
@@ -89,9 +103,11 @@ class Hybrid(Recommender):
         l2=EASE.param_rules["l2"], fusion=OneOf(*FUSIONS), alpha=Real(0, 1),
         evidence=Real(0, BIG, low_open=True), tail_share=Real(0, 1), head_share=Real(0, 1),
         encoder=Text(), factors=Int(1, MAX_DIM), adapter_l2=Adapter.param_rules["l2"],
-        max_tokens=Int(1), cache_dir=Text(optional=True),
+        max_tokens=Int(1), cache_dir=Text(optional=True), backbone=OneOf(*BACKBONES),
+        factor_dim=Int(1, MAX_DIM), factor_norm=Real(0, 2), factor_l2=Real(0, BIG),
     )  # fmt: skip
-    _state_keys = ("item_counts_",)
+    _state_keys = ("item_counts_", "backbone_", "cf_filter_")
+    _optional_state = ("backbone_", "cf_filter_")
 
     def __init__(
         self,
@@ -106,6 +122,10 @@ class Hybrid(Recommender):
         adapter_l2: float = 1.0,
         max_tokens: int = 128,
         cache_dir: str | None = None,
+        backbone: str = "auto",
+        factor_dim: int = 512,
+        factor_norm: float = 0.25,
+        factor_l2: float = 8.0,
     ) -> None:
         self.l2 = l2
         self.fusion = fusion
@@ -118,6 +138,10 @@ class Hybrid(Recommender):
         self.adapter_l2 = adapter_l2
         self.max_tokens = max_tokens
         self.cache_dir = cache_dir
+        self.backbone = backbone
+        self.factor_dim = factor_dim
+        self.factor_norm = factor_norm
+        self.factor_l2 = factor_l2
 
     def _parts(self) -> tuple[EASE, Adapter]:
         ease = EASE(l2=self.l2)
@@ -131,11 +155,93 @@ class Hybrid(Recommender):
         ease, adapter = self._parts()
         for part in (ease, adapter):
             part.n_items_, part.n_users_ = dataset.n_items, dataset.n_users
-        active, gram = item_gram(train)  # one Gram matrix for both sides
-        adapter._fit(train, dataset, gram=(active, gram))  # reads it
-        ease.fit_gram(active, gram)  # then overwrites it
-        self.ease_, self.adapter_ = ease, adapter
+        adapter.memory_budget_ = getattr(self, "memory_budget_", None)
         self.item_counts_ = np.asarray(dataset.item_counts, dtype=np.float32)
+        self.backbone_ = self._choose_backbone(train)
+        if self.backbone_ == "ease":
+            active, gram = item_gram(train)  # one Gram matrix for both sides
+            adapter._fit(train, dataset, gram=(active, gram))  # reads it
+            ease.fit_gram(active, gram)  # then overwrites it
+            self.ease_ = ease
+        else:
+            dim = fused_dim(self.factor_dim, dataset.n_items)
+            if dim < self.factor_dim:
+                self.fit_info_["factor_dim"] = f"{dim} (not {self.factor_dim}: {dataset.n_items:,} items' fused vectors stay within {FUSED_BYTES / 1e9:.1f} GB)"
+            v, vals = spectral_factors(train, dim, self.factor_norm, adapter.random_state, sparse=True)
+            counts = self.item_counts_[self.item_counts_ > 0]
+            lam = self.factor_l2 * float(np.mean(counts ** (1 - 2 * self.factor_norm))) if len(counts) else 0.0
+            self.cf_filter_ = (vals / np.maximum(vals + lam, 1e-12)).astype(np.float32)
+            adapter._fit(train, dataset, factors=v)
+            self.ease_ = None
+        self.adapter_ = adapter
+        self._fuse()
+
+    def _choose_backbone(self, train: sp.csr_matrix) -> str:
+        """The backbone asked for, or for ``"auto"`` EASE when its fit fits in the memory budget
+        (``memory_budget_``, set by :meth:`fit`); the reason goes to ``fit_info_``."""
+        if self.backbone != "auto":
+            self.fit_info_ = {"backbone": self.backbone, "why": "asked for"}
+            return self.backbone
+        from tailwise.models.memory import default_budget, format_bytes
+        from tailwise.models.ease import ease_bytes
+
+        budget = getattr(self, "memory_budget_", None) or default_budget()
+        n_active = int((np.diff(train.tocsc().indptr) > 0).sum())
+        need = ease_bytes(n_active)
+        fits = need <= budget
+        self.fit_info_ = {
+            "backbone": "ease" if fits else "factors",
+            "why": f"EASE needs about {format_bytes(need)} for {n_active:,} items with interactions, "
+            f"{'within' if fits else 'above'} the memory budget of {format_bytes(budget)}",
+        }
+        return self.fit_info_["backbone"]
+
+    def _fuse(self) -> None:
+        """The factor backbone's fused item vectors (nothing for EASE)."""
+        if self.backbone_ != "factors" or self.fusion == "rrf":
+            self.fused_ = None
+            return
+        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence))
+        w = (1 - self.alpha) * p if self.fusion == "gate" else np.full_like(p, 1 - self.alpha)
+        a = self.adapter_
+        q = a.item_factors_ * self._pop_scale(self.factor_norm)[:, None]
+        self.fused_ = FusedVectors.build(q, a.item_vectors_, w)
+        self._fused_items = None
+
+    @property
+    def dot_product(self) -> bool:
+        """Whether the fitted model scores by one dot product (factor backbone, gate or blend
+        fusion), so that a vector index can retrieve its candidates."""
+        return getattr(self, "fused_", None) is not None
+
+    def user_factors(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """Fused user vectors [len(users), 2d + 2] (factor backbone only, see :attr:`dot_product`)."""
+        self._check_fitted()
+        rows = sp.csr_matrix(rows)
+        return self._need_fused().queries(self._cf_users(rows), self.adapter_.user_vectors(rows), rows)
+
+    def _pop_scale(self, power: float) -> np.ndarray:
+        """``c_i^power`` per item, with counts below 1 (items without interactions) as 1."""
+        return (np.maximum(self.item_counts_, 1.0) ** power).astype(np.float32)
+
+    def _cf_users(self, rows: sp.csr_matrix) -> np.ndarray:
+        """The factor backbone's user vectors ``x_u D^-n V diag(s / (s + lambda))``."""
+        scaled = sp.csr_matrix(rows @ sp.diags(self._pop_scale(-self.factor_norm)))
+        return self.adapter_.user_vectors(scaled) * self.cf_filter_
+
+    def item_factors(self) -> np.ndarray:
+        """Fused item vectors [n_items, 2d + 2] (factor backbone only; the same array until the
+        items change)."""
+        self._check_fitted()
+        fused = self._need_fused()
+        if getattr(self, "_fused_items", None) is None:
+            self._fused_items = fused.items()
+        return self._fused_items
+
+    def _need_fused(self) -> FusedVectors:
+        if not self.dot_product:
+            raise TypeError("only the hybrid with the factor backbone and gate or blend fusion scores by dot products")
+        return self.fused_
 
     # ------------------------------------------------------------------ new items
     def add_items(self, texts: list[str]) -> None:
@@ -146,23 +252,33 @@ class Hybrid(Recommender):
         active items), which needs no change to the EASE weights, only a wider score row.
         """
         self._check_fitted()
-        adapter, ease = copy.copy(self.adapter_), copy.copy(self.ease_)
+        adapter = copy.copy(self.adapter_)
         adapter.add_items(texts)
-        ease.n_items_ = int(ease.n_items_) + len(texts)
-        self.adapter_, self.ease_ = adapter, ease
+        if self.ease_ is not None:
+            ease = copy.copy(self.ease_)
+            ease.n_items_ = int(ease.n_items_) + len(texts)
+            self.ease_ = ease
+        self.adapter_ = adapter
         self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(texts), np.float32)])
         self.n_items_ = int(self.n_items_) + len(texts)
+        self._fuse()
 
     def update_item_texts(self, indices: np.ndarray, texts: list[str]) -> None:
         """Place existing items again by the adapter from new texts; their evidence is kept."""
         adapter = copy.copy(self.adapter_)
         adapter.update_item_texts(indices, texts)
         self.adapter_ = adapter
+        self._fuse()
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-        cf = self.ease_._score(users, rows)
+        if self.dot_product:
+            return self.user_factors(users, rows) @ self.item_factors().T
         lm = self.adapter_._score(users, rows)
+        if self.ease_ is None:  # factor backbone, rrf fusion
+            cf = self._cf_users(rows) @ (self.adapter_.item_factors_ * self._pop_scale(self.factor_norm)[:, None]).T
+        else:
+            cf = self.ease_._score(users, rows)
         if self.fusion == "rrf":
             return (1.0 / (60.0 + ranks(cf)) + 1.0 / (60.0 + ranks(lm))).astype(np.float32)
         zc, zl = zscore(cf, rows), zscore(lm, rows)
@@ -189,21 +305,34 @@ class Hybrid(Recommender):
         return self.adapter_.item_relations()
 
     # ------------------------------------------------------------------ persistence
+    def _parts_fitted(self) -> tuple[tuple[str, Recommender], ...]:
+        parts = (("ease.", self.ease_), ("adapter.", self.adapter_))
+        return tuple((prefix, part) for prefix, part in parts if part is not None)
+
     def _check_state(self, check: StateCheck) -> None:
         check.shape("item_counts_", "items")
-        for prefix, part in (("ease.", self.ease_), ("adapter.", self.adapter_)):
+        if str(self.backbone_) not in BACKBONES[1:]:
+            check.problems.append(f"{check.prefix}backbone_ is {str(self.backbone_)!r}, not one of {', '.join(BACKBONES[1:])}")
+        if str(self.backbone_) == "ease" and self.ease_ is None:
+            check.problems.append(f"{check.prefix}ease.* arrays are missing for the EASE backbone")
+        for prefix, part in self._parts_fitted():
             check.problems += part.check_state(check.prefix + prefix)
             if getattr(part, "n_items_", None) != self.n_items_:
                 check.problems.append(f"{check.prefix + prefix}n_items_ differs from the hybrid's n_items_")
 
     def get_state(self) -> dict[str, np.ndarray]:
         out = super().get_state()
-        for prefix, part in (("ease.", self.ease_), ("adapter.", self.adapter_)):
+        for prefix, part in self._parts_fitted():
             out.update({prefix + key: v for key, v in part.get_state().items()})
         return out
 
     def set_state(self, state: dict[str, np.ndarray]) -> Hybrid:
         ease, adapter = self._parts()
-        self.ease_ = ease.set_state({k[5:]: v for k, v in state.items() if k.startswith("ease.")})
+        ease_state = {k[5:]: v for k, v in state.items() if k.startswith("ease.")}
+        self.ease_ = ease.set_state(ease_state) if ease_state else None
         self.adapter_ = adapter.set_state({k[8:]: v for k, v in state.items() if k.startswith("adapter.")})
-        return super().set_state({k: v for k, v in state.items() if "." not in k})
+        super().set_state({k: v for k, v in state.items() if "." not in k})
+        self.backbone_ = str(state["backbone_"]) if "backbone_" in state else "ease"  # older directories
+        if hasattr(self.adapter_, "item_vectors_") and hasattr(self, "item_counts_"):
+            self._fuse()
+        return self

@@ -1,0 +1,134 @@
+"""Fusing a CF score with a language score, per user: z-scores, ranks and fused vectors.
+
+The hybrid standardises each side per user over the catalogue (the user's history left out)
+and mixes them item by item with the evidence gate ``w_i``:
+
+    g_ui = w_i (s_cf - m_cf) / sd_cf + (1 - w_i) (s_lm - m_lm) / sd_lm
+
+With the EASE backbone the sides are dense score rows and :func:`zscore` standardises them.
+With the factor backbone both sides are dot products, ``s_cf = a_u . q_i`` and
+``s_lm = a_u . l_i``, so a user's mean and deviation over the catalogue follow exactly from the
+column sums and the ``d x d`` second-moment matrix of the item vectors (minus the history's own
+terms), and the fused score is itself one dot product (:class:`FusedVectors`):
+
+    g_ui = [a_u / sd_cf, a_u / sd_lm, -m_cf / sd_cf, -m_lm / sd_lm] . [w_i q_i, (1 - w_i) l_i, w_i, 1 - w_i]
+
+That is what lets a vector index (exact or ANN) retrieve the hybrid's candidates at a million
+items without scoring every one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+#: a row whose deviation is below this share of its mean is constant up to rounding
+FLAT = 1e-5
+
+
+def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
+    """Per-row standardisation over the items not in `rows` (the user's history).
+
+    The history items are left out of the mean and deviation (they are never recommended and
+    would skew both), but standardised like every other item. ``-inf`` stays ``-inf``. A row
+    whose deviation is below ``1e-5`` of its mean (constant up to rounding) is only centred.
+    """
+    masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
+    if rows is not None:
+        r, c = rows.nonzero()
+        masked[r, c] = np.nan
+    mean = np.nan_to_num(np.nanmean(masked, axis=1, keepdims=True))
+    std = np.nanstd(masked, axis=1, keepdims=True)
+    # a row that is constant up to rounding (a side that cannot tell items apart) stays flat:
+    # dividing its rounding noise by an equally tiny deviation would turn noise into scores
+    flat = ~(std > FLAT * np.abs(mean))
+    out = (scores - mean) / np.where(flat, 1.0, std)
+    return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each item in its row (1 = best)."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    out = np.empty_like(order)
+    np.put_along_axis(out, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Column sums and second moments of item vectors ``V`` [n, d]: what a user's mean and
+    deviation over the catalogue need. Float64, so sums over a million items stay exact enough."""
+
+    n: int
+    total: np.ndarray  # [d]: sum_i v_i
+    second: np.ndarray  # [d, d]: sum_i v_i v_i^T
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, step: int = 65_536) -> Moments:
+        d = vectors.shape[1]
+        total, second = np.zeros(d), np.zeros((d, d))
+        for start in range(0, len(vectors), step):
+            block = vectors[start : start + step].astype(np.float64)
+            total += block.sum(axis=0)
+            second += block.T @ block
+        return cls(len(vectors), total, second)
+
+    def plus(self, vectors: np.ndarray) -> Moments:
+        """The moments with `vectors` appended (items added after the fit)."""
+        extra = Moments.of(vectors)
+        return Moments(self.n + extra.n, self.total + extra.total, self.second + extra.second)
+
+    def user_stats(self, users: np.ndarray, rows: sp.csr_matrix, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and deviation of ``users @ vectors.T`` per row over the items outside each
+        row's history (``rows``), without forming the scores."""
+        u = users.astype(np.float64)
+        total = u @ self.total
+        sq = np.einsum("ud,de,ue->u", u, self.second, u)
+        n = np.full(len(u), float(self.n))
+        if rows.nnz:
+            r, c = rows.nonzero()
+            seen = np.einsum("kd,kd->k", u[r], vectors[c].astype(np.float64))
+            total -= np.bincount(r, seen, len(u))
+            sq -= np.bincount(r, seen**2, len(u))
+            n -= np.bincount(r, minlength=len(u))
+        n = np.maximum(n, 1.0)
+        mean = total / n
+        var = np.maximum(sq / n - mean**2, 0.0)
+        std = np.sqrt(var)
+        std = np.where(std > FLAT * np.abs(mean), std, 1.0)
+        return mean, std
+
+
+@dataclass(frozen=True)
+class FusedVectors:
+    """The gated fusion of two dot-product sides as one dot product (see the module docstring).
+
+    ``cf`` and ``lm`` are the item vectors of the two sides [n, d] (each scored by its side's user
+    vector), ``weight`` the CF weight ``w_i`` of each item [n]. :meth:`items` is the fused item
+    matrix [n, 2d + 2] and :meth:`queries` the users' fused vectors, so that
+    ``queries @ items.T`` is the fused score of every item.
+    """
+
+    cf: np.ndarray
+    lm: np.ndarray
+    weight: np.ndarray
+    cf_moments: Moments
+    lm_moments: Moments
+
+    @classmethod
+    def build(cls, cf: np.ndarray, lm: np.ndarray, weight: np.ndarray) -> FusedVectors:
+        return cls(cf, lm, weight.astype(np.float32), Moments.of(cf), Moments.of(lm))
+
+    def items(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        w = self.weight[start:stop, None]
+        return np.hstack([w * self.cf[start:stop], (1 - w) * self.lm[start:stop], w, 1 - w]).astype(np.float32)
+
+    def queries(self, cf_users: np.ndarray, lm_users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """The fused user vectors from each side's user vectors [len, d] and history `rows`."""
+        m_cf, s_cf = self.cf_moments.user_stats(cf_users, rows, self.cf)
+        m_lm, s_lm = self.lm_moments.user_stats(lm_users, rows, self.lm)
+        c, u = cf_users.astype(np.float64), lm_users.astype(np.float64)
+        out = np.hstack([c / s_cf[:, None], u / s_lm[:, None], (-m_cf / s_cf)[:, None], (-m_lm / s_lm)[:, None]])
+        return out.astype(np.float32)

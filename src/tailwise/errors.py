@@ -87,3 +87,9 @@ class NotFittedError(TailwiseError, RuntimeError):
 class ColdStartError(TailwiseError, TypeError):
     """The model cannot score items it knows only by their text (it has no text side, or its
     encoder is fitted on the catalogue)."""
+
+
+class MemoryBudgetError(TailwiseError, MemoryError):
+    """A fit would need more memory than its budget (:mod:`tailwise.models.memory`); raised
+    before the large arrays are allocated, with the estimate, the budget and what to use
+    instead in the message."""

@@ -206,3 +206,74 @@ def test_recommend_for_a_query_and_a_new_history(files, tmp_path):
     got = {r["item_id"] for r in read_recs(out2)}
     assert len(got) == 5 and not got & {"1", "3114"}
     assert main(["recommend", "--model-dir", str(model_dir), "--history", "no-such-item", "--k", "5", "--output", str(out2)]) == 2
+
+
+# ---------------------------------------------------------------------------------- memory budget
+def test_fit_above_the_memory_budget_stops_before_writing(files, tmp_path, capsys):
+    out = tmp_path / "ease-model"
+    args = ["fit", "--interactions", str(files["train"]), "--model", "ease", "--memory-budget", "1K"]
+    assert main([*args, "--model-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "ease needs about" in err and "above the memory budget of 1.0 kB" in err
+    assert "--model als" in err and "--memory-budget" in err
+    assert not out.exists(), "nothing may be written when the fit is refused"
+    existing = fit(files, "popular")
+    before = {p: p.read_bytes() for p in sorted(existing.rglob("*")) if p.is_file()}
+    assert main([*args, "--model-dir", str(existing)]) == 2
+    assert {p: p.read_bytes() for p in sorted(existing.rglob("*")) if p.is_file()} == before
+    assert sorted(p.name for p in existing.parent.iterdir() if p.name.startswith(existing.name)) == [existing.name]
+
+
+def test_refused_fit_in_a_real_process(files, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "tailwise.cli.main", "fit", "--interactions", str(files["train"]),
+                          "--model", "itemknn", "--memory-budget", "100", "--model-dir", str(tmp_path / "m")],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and "itemknn needs about" in res.stderr and "100 bytes" in res.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_memory_budget_is_a_clear_usage_error(files, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--interactions", str(files["train"]), "--model-dir", str(tmp_path / "m"), "--memory-budget", "nonsense"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--memory-budget" in err and "'nonsense' is not a size" in err and "12G" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_fit_records_the_memory_budget(files, capsys):
+    from tailwise.models.memory import default_budget
+
+    manifest = json.loads((fit(files, "ease", ["--memory-budget", "2GB"]) / "manifest.json").read_text())
+    assert manifest["memory_budget"] == 2 * 10**9 and manifest["fit_info"] == {}
+    capsys.readouterr()
+    model_dir = fit(files, "popular")
+    assert json.loads((model_dir / "manifest.json").read_text())["memory_budget"] == default_budget()
+    err = "".join(capsys.readouterr().err.split())
+    assert err.startswith("fittedpopular") and err.endswith(str(model_dir).replace(" ", "")), "no fit_info lines"
+
+
+def test_evaluate_refuses_before_fitting_any_model(files, tmp_path, capsys):
+    out_csv = tmp_path / "r.csv"
+    assert main(["evaluate", "--interactions", str(files["train"]), "--models", "popular,ease", "--k", "5",
+                 "--memory-budget", "1K", "--output", str(out_csv)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "ease needs about" in err and "Traceback" not in err
+    assert not out_csv.exists()
+
+
+def test_fit_prints_what_the_fit_chose(files, monkeypatch, capsys):
+    from tailwise.models.ease import EASE
+
+    fit_ease = EASE._fit
+
+    def choosing(self, train, dataset):
+        self.fit_info_["backbone"] = "dense (EASE fits the budget)"
+        fit_ease(self, train, dataset)
+
+    monkeypatch.setattr(EASE, "_fit", choosing)
+    model_dir = fit(files, "ease")
+    assert "backbone: dense (EASE fits the budget)" in capsys.readouterr().err
+    assert json.loads((model_dir / "manifest.json").read_text())["fit_info"] == {"backbone": "dense (EASE fits the budget)"}

@@ -42,7 +42,7 @@ def test_report_writes_html_table_and_frontier_fitting_each_model_once(
 
     fits = []
     original = ItemKNN.fit
-    monkeypatch.setattr(ItemKNN, "fit", lambda self, ds: fits.append(1) or original(self, ds))
+    monkeypatch.setattr(ItemKNN, "fit", lambda self, ds, **kw: fits.append(1) or original(self, ds, **kw))
     out, table = tmp_path / "out" / "report.html", tmp_path / "out" / "results.csv"
     argv = ["report", *data_args(files), "--models", "popular,itemknn", "--k", "10",
             "--rerank", "xquad", "--tail-weights", "0,1",

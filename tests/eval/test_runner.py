@@ -99,6 +99,21 @@ def test_run_rows_runs_and_progress(ds):
         assert {**run_.row, "dataset": ds.name, "split": res.split} == next(r for r in res.rows if r["model"] == run_.name)
 
 
+def test_memory_budget_reaches_every_fit_and_refuses_before_any(ds, monkeypatch):
+    from tailwise.errors import MemoryBudgetError
+
+    with pytest.raises(ValueError, match="memory_budget must be above 0"):
+        Experiment((ModelSpec("popular"),), memory_budget=0)
+    fitted = []
+    monkeypatch.setattr(R, "fit_pipeline", lambda model, ctx, budget: fitted.append(model.name) or fit_pipeline(model, ctx, budget))
+    models = (ModelSpec("popular"), ModelSpec("ease", {"l2": 10.0}))
+    with pytest.raises(MemoryBudgetError, match="ease needs about .* above the memory budget of 1.0 kB"):
+        run(Experiment(models, k=5, memory_budget=1000), ds)
+    assert fitted == [], "no model is fitted when one of them is above the budget"
+    res = run(Experiment(models, k=5, memory_budget=10**9), ds)
+    assert fitted == ["popular", "ease"] and len(res.rows) == 2
+
+
 def test_head_share_reaches_metrics_and_rerankers(ds):
     exp = Experiment((ModelSpec("itemknn"),), k=5, head_share=0.4)
     res = run(exp, ds)
@@ -132,7 +147,7 @@ def test_exposure_labels_rows_and_sweep_starts_from_own_lists(ds):
 def test_sweep_fits_each_model_once_and_only_the_swept(ds, monkeypatch):
     fits = []
     original = EASE.fit
-    monkeypatch.setattr(EASE, "fit", lambda self, d: fits.append(1) or original(self, d))
+    monkeypatch.setattr(EASE, "fit", lambda self, d, **kw: fits.append(1) or original(self, d, **kw))
     sweep = SweepSpec(("xquad", "calibrated"), (0.0, 1.0), models=("ease",))
     res = run(Experiment((ModelSpec("popular"), ModelSpec("ease", {"l2": 10.0})), k=5, sweep=sweep), ds)
     assert len(fits) == 1

@@ -32,7 +32,7 @@ class TailEASE(EASE):
 def test_sweep_rows_fit_once_and_match_the_two_stage_path(skewed, ctx, monkeypatch):
     fits, steps = [], []
     original = EASE.fit
-    monkeypatch.setattr(EASE, "fit", lambda self, ds: fits.append(1) or original(self, ds))
+    monkeypatch.setattr(EASE, "fit", lambda self, ds, **kw: fits.append(1) or original(self, ds, **kw))
     exp = Experiment(
         (ModelSpec("ease", {"l2": 50.0}), ModelSpec("itemknn")), SplitSpec("random", 0.2, seed=1), k=10,
         exposure=Exposure(n_candidates=40), sweep=SweepSpec(("xquad", "calibrated"), (0.0, 0.5, 1.0)),

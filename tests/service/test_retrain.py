@@ -75,3 +75,16 @@ def test_serve_and_retrain_report_bad_directories(tmp_path, capsys):
     assert "not a tailwise model directory" in capsys.readouterr().err
     assert main(["retrain", "--model-dir", str(tmp_path / "nowhere"), "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "no feedback database" in capsys.readouterr().err
+
+
+def test_retrain_above_the_memory_budget_changes_nothing(model_copy, ease_dir, tmp_path, capsys):
+    model, db = model_copy(ease_dir), tmp_path / "fb.sqlite"
+    with FeedbackStore(db) as store:
+        store.add_events([Event("dora", "1", "view", 1.0, 0.0)])
+    before = {p: p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file()}
+    assert main(["retrain", "--model-dir", str(model), "--db", str(db), "--memory-budget", "1K"]) == 2
+    err = capsys.readouterr().err
+    assert "ease needs about" in err and "--memory-budget" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file()} == before
+    assert main(["retrain", "--model-dir", str(model), "--db", str(db), "--memory-budget", "1G"]) == 0
+    assert json.loads((model / "manifest.json").read_text())["memory_budget"] == 10**9

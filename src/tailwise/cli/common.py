@@ -14,6 +14,10 @@ from tailwise.errors import DataError
 
 console = Console(stderr=True)
 
+#: the default memory budget in the help text: :data:`tailwise.models.memory.DEFAULT_SHARE`
+#: (not imported here, so that ``tailwise --help`` loads no model)
+DEFAULT_BUDGET_HELP = "50% of this machine's total physical memory"
+
 
 def add_data_options(p: argparse.ArgumentParser, require_items: bool = False) -> None:
     """Where the data comes from: files with column options, or a known folder format."""
@@ -94,6 +98,26 @@ def params_for(name: str, params: dict[str, dict[str, object]], strict: bool = F
     if not strict:
         shared = {k: v for k, v in shared.items() if k in _accepted(name)}
     return {**shared, **params.get(name, {})}
+
+
+def add_memory_option(p: argparse.ArgumentParser) -> None:
+    """--memory-budget SIZE, for the commands that fit models: a fit estimated above it stops
+    before it starts (exit 2), naming the estimate and a model to use instead."""
+    p.add_argument(
+        "--memory-budget", type=memory_budget, metavar="SIZE",
+        help=f"memory a model's fit may use, e.g. 12G, 800MB, 512MiB or 75%% (default: {DEFAULT_BUDGET_HELP.replace('%', '%%')}); "
+        "EASE and item-kNN estimate their need and stop before starting above it",
+    )  # fmt: skip
+
+
+def memory_budget(text: str) -> int:
+    """Bytes from a --memory-budget value (:func:`tailwise.models.memory.parse_budget`)."""
+    from tailwise.models.memory import parse_budget
+
+    try:
+        return parse_budget(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_text_options(p: argparse.ArgumentParser) -> None:

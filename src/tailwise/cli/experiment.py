@@ -20,7 +20,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from tailwise.cli.common import add_text_options, console, params_for, parse_params, text_params
+from tailwise.cli.common import (
+    add_memory_option,
+    add_text_options,
+    console,
+    params_for,
+    parse_params,
+    text_params,
+)
 from tailwise.errors import DataError
 
 if TYPE_CHECKING:
@@ -33,7 +40,8 @@ TABLE_SUFFIXES = (".csv", ".json")
 
 
 def add_experiment_options(p: argparse.ArgumentParser, default_models: str = DEFAULT_MODELS) -> None:
-    """Models, parameters, split, cutoff, head share, outputs and the text encoder."""
+    """Models, parameters, split, cutoff, head share, outputs, the memory budget and the text
+    encoder."""
     g = p.add_argument_group("evaluation")
     g.add_argument("--models", default=default_models, help=f"comma-separated model names (default: {default_models})")
     g.add_argument("--param", action="append", metavar="[MODEL.]KEY=VALUE", help="hyperparameter, e.g. ease.l2=300 or hybrid.tail_share=0 (repeatable)")
@@ -44,6 +52,7 @@ def add_experiment_options(p: argparse.ArgumentParser, default_models: str = DEF
     g.add_argument("--k", type=int, default=20, help="list length and cutoff of every metric (default 20)")
     g.add_argument("--head-share", type=float, default=0.2, help="share of items that are head, by training popularity (default 0.2)")
     g.add_argument("--output", type=Path, action="append", help="write the table as .csv or .json (repeatable)")
+    add_memory_option(g)
     add_text_options(p)
 
 
@@ -69,7 +78,8 @@ def experiment_from_args(args: argparse.Namespace, exposure: Exposure | None = N
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     models = tuple(ModelSpec(n, {**text_params(args, n), **params_for(n, params)}) for n in names)
     split = SplitSpec(args.split, args.test_fraction, args.seed, args.folds)
-    return Experiment(models, split, args.k, args.head_share, Exposure() if exposure is None else exposure, sweep)
+    exposure = Exposure() if exposure is None else exposure
+    return Experiment(models, split, args.k, args.head_share, exposure, sweep, memory_budget=args.memory_budget)
 
 
 def sweep_from_args(args: argparse.Namespace, default_weights: str) -> SweepSpec | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tailwise.cli.common import (
     add_data_options,
+    add_memory_option,
     add_text_options,
     console,
     load_data,
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace --model-dir even when it is a file or a directory that is not a model directory (never an input)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"popular, itemknn, ease, als, bpr, content, adapter, hybrid or twotower (default: {DEFAULT_MODEL})")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter, e.g. --param l2=300 (repeatable)")
+    add_memory_option(p)
     add_text_options(p)
     p.set_defaults(run=run)
 
@@ -48,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     model = make_model(args.model, **params)  # bad parameters fail here, before the data is read
     dataset = load_data(args)
     with status(f"Fitting {args.model} on {dataset.n_interactions:,} interactions"):
-        pipe = Pipeline.fit(model, dataset)
+        pipe = Pipeline.fit(model, dataset, memory_budget=args.memory_budget)
     with status("Writing the model directory"):
         pipe.save(args.model_dir)
     console.print(
         f"fitted [bold]{args.model}[/] on {dataset.n_users:,} users x {dataset.n_items:,} items "
         f"in {pipe.meta['fit_seconds']:.2f}s -> {args.model_dir}"
     )
+    for key, value in pipe.meta["fit_info"].items():
+        console.print(f"{key}: {value}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tailwise.cli.common import add_service_options, console, status
+from tailwise.cli.common import add_memory_option, add_service_options, console, status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_service_options(p)
     p.add_argument("--user", required=True, help="the user's id, as the service receives it")
     p.add_argument("--retrain", action="store_true", help="retrain now, so the model directory forgets the user too")
+    add_memory_option(p)
     p.set_defaults(run=run)
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"removed {len(done.leftovers.removed)} leftover copies of the model directory")
     if done.in_model and args.retrain:
         with status("Retraining without the user"):
-            _, summary = retrain(args.model_dir, db, None, settings)
+            _, summary = retrain(args.model_dir, db, None, settings, memory_budget=args.memory_budget)
         console.print(f"retrained: {args.model_dir} no longer holds the user ({summary['erased_users']} erased users dropped)")
     elif done.in_model:
         console.print(

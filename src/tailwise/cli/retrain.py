@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tailwise.cli.common import add_service_options, console, status
+from tailwise.cli.common import add_memory_option, add_service_options, console, status
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_service_options(p)
     p.add_argument("--output", type=Path, help="write the new model here instead of replacing MODEL_DIR")
+    add_memory_option(p)
     p.set_defaults(run=run)
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ServiceSettings.from_env(secret_file=args.secret_file)
     db = args.db or default_db_path(args.model_dir)
     with status("Merging feedback and refitting"):
-        pipe, summary = retrain(args.model_dir, db, args.output, settings)
+        pipe, summary = retrain(args.model_dir, db, args.output, settings, memory_budget=args.memory_budget)
     console.print(
         f"retrained [bold]{pipe.model.name}[/] with {summary['events']:,} feedback events "
         f"({summary['new_users']:,} new users, {summary['new_items']:,} new items, "

@@ -126,11 +126,12 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
 
-def fit_pipeline(model: Recommender, ctx: EvalContext) -> Pipeline:
+def fit_pipeline(model: Recommender, ctx: EvalContext, memory_budget: int | None = None) -> Pipeline:
     """Fit `model` on the split's train side through :meth:`Pipeline.fit`, with the context's
-    head share (so the re-rankers' tail is the tail the metrics count); the fit time is in
+    head share (so the re-rankers' tail is the tail the metrics count) and `memory_budget`
+    (bytes; default a share of the machine's memory); the fit time is in
     ``pipe.meta["fit_seconds"]``."""
-    return Pipeline.fit(model, ctx.split.train, head_share=ctx.head_share)
+    return Pipeline.fit(model, ctx.split.train, head_share=ctx.head_share, memory_budget=memory_budget)
 
 
 def score_pipeline(pipe: Pipeline, ctx: EvalContext, exposure: Exposure | None = None) -> tuple[Recommendations, dict]:

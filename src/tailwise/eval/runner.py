@@ -151,6 +151,10 @@ class Experiment:
         its tail slots). Its ``n_candidates`` and ``seed`` also hold for the sweep.
     sweep : SweepSpec, optional
         A trade-off sweep on the (one) split.
+    memory_budget : int, optional
+        Bytes each model's fit may use (:meth:`Recommender.fit
+        <tailwise.models.base.Recommender.fit>`; default: a share of the machine's total
+        memory). A model above it stops the run before its fit starts.
     """
 
     models: tuple[ModelSpec, ...]
@@ -159,6 +163,7 @@ class Experiment:
     head_share: float = 0.2
     exposure: Exposure = field(default_factory=Exposure)
     sweep: SweepSpec | None = None
+    memory_budget: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -170,6 +175,8 @@ class Experiment:
             raise ValueError(f"head_share must be in [0, 1], not {self.head_share}")
         if self.sweep is not None and self.split.n_splits > 1:
             raise ValueError("a trade-off sweep runs on one split, not on k folds")
+        if self.memory_budget is not None and int(self.memory_budget) <= 0:
+            raise ValueError(f"memory_budget must be above 0 bytes, not {self.memory_budget}")
 
     def swept(self) -> list[ModelSpec]:
         """The models the sweep runs for (none without a sweep)."""
@@ -258,6 +265,9 @@ def run(experiment: Experiment, dataset: Dataset, on_step: OnStep | None = None)
     if on_step is not None:
         on_step("Splitting", 0, exp.n_steps)
     contexts = [EvalContext.build(s, k=exp.k, head_share=exp.head_share) for s in exp.split.make(dataset)]
+    for spec in exp.models:  # a model above the memory budget stops the run before any fit
+        for ctx in contexts:
+            spec.build().check_memory(ctx.split.train, exp.memory_budget)
     label = f"{len(contexts)}-fold" if exp.split.kind == "kfold" else contexts[0].split.name
     runs, rows, tradeoff = [], [], []
     for spec in exp.models:
@@ -265,7 +275,7 @@ def run(experiment: Experiment, dataset: Dataset, on_step: OnStep | None = None)
         for n, ctx in enumerate(contexts, start=1):
             fold = f" (fold {n}/{len(contexts)})" if len(contexts) > 1 else ""
             step(f"Fitting and scoring {spec.name}{fold}")
-            pipe = fit_pipeline(spec.build(), ctx)
+            pipe = fit_pipeline(spec.build(), ctx, exp.memory_budget)
             recs, row = score_pipeline(pipe, ctx, exp.exposure)
             per_split.append(row)
             if n > 1:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from tailwise.data.dataset import Dataset
 from tailwise.errors import ColdStartError, NotFittedError, NumericalError
+from tailwise.models import memory
 from tailwise.models.params import Rule, check_params, rules
 from tailwise.models.state import StateCheck
 from tailwise.ranking import Recommendations, top_k
@@ -67,6 +68,9 @@ class Recommender:
     _state_keys: ClassVar[tuple[str, ...]] = ()
     #: fitted arrays that older model directories may lack
     _optional_state: ClassVar[tuple[str, ...]] = ()
+    #: what to use instead when a fit is above the memory budget (models with a
+    #: :meth:`memory_estimate`), e.g. ``"--model als"``
+    instead: ClassVar[str] = ""
 
     # ------------------------------------------------------------------ to implement
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
@@ -79,18 +83,60 @@ class Recommender:
     def _check_state(self, check: StateCheck) -> None:
         """Declare the shapes of the fitted arrays (see :class:`~tailwise.models.state.StateCheck`)."""
 
+    def memory_estimate(self, dataset: Dataset) -> int | None:
+        """Bytes the fit on `dataset` needs at its peak, above the dataset itself, for models
+        whose memory grows faster than the data (dense item x item arrays); None: not
+        estimated (the fit's memory is of the order of the data's). ``memory_budget_`` is set
+        when this is called, so a model can choose a variant that fits and estimate that."""
+        return None
+
+    def _memory_what(self, dataset: Dataset) -> str:
+        """What :meth:`memory_estimate` counts, for the refusal's message (e.g. ``"for 98,640
+        items with interactions (a dense items x items matrix)"``)."""
+        return ""
+
     # ------------------------------------------------------------------ shared
-    def fit(self, dataset: Dataset) -> Recommender:
+    def check_memory(self, dataset: Dataset, memory_budget: int | None = None) -> None:
+        """Set ``memory_budget_`` (bytes: `memory_budget`, or
+        :func:`~tailwise.models.memory.default_budget` when None), then check that a fit on
+        `dataset` stays within it. :meth:`fit` starts with this; the experiment runner calls it
+        for every model before fitting any.
+
+        Raises
+        ------
+        MemoryBudgetError
+            :meth:`memory_estimate` is above the budget; the message names the estimate, the
+            budget and :attr:`instead`.
+        """
+        self.memory_budget_ = int(memory.default_budget() if memory_budget is None else memory_budget)
+        estimate = self.memory_estimate(dataset)
+        if estimate is not None:
+            memory.refuse_above(self.name, estimate, self.memory_budget_, self.instead, self._memory_what(dataset))
+
+    def fit(self, dataset: Dataset, memory_budget: int | None = None) -> Recommender:
         """Fit on the binary user-item matrix of `dataset`; returns self.
+
+        Parameters
+        ----------
+        dataset : Dataset
+            The interactions.
+        memory_budget : int, optional
+            Bytes the fit may use (default :func:`tailwise.models.memory.default_budget`, a
+            share of the machine's total memory); kept in ``memory_budget_``.
 
         Raises
         ------
         ParameterError
             A parameter outside its rule (:attr:`param_rules`), before any work.
+        MemoryBudgetError
+            :meth:`memory_estimate` is above `memory_budget`, before the large arrays are
+            allocated (the message names the estimate, the budget and :attr:`instead`).
         NumericalError
             The fit gave NaN or infinite values (parameters or data outside a workable range).
         """
         check_params(self.name, self.param_rules, self.get_params())
+        self.fit_info_: dict[str, object] = {}  # what this fit chooses (not the last fit's)
+        self.check_memory(dataset, memory_budget)
         self.n_items_ = dataset.n_items
         self.n_users_ = dataset.n_users
         self._fit(dataset.matrix(), dataset)
@@ -102,6 +148,13 @@ class Recommender:
                 f"{problems[0]}; try other parameters"
             )
         return self
+
+    def fit_info(self) -> dict[str, object]:
+        """What the last fit chose, in words (e.g. the hybrid's backbone): ``fit_info_``, which
+        :meth:`fit` empties first and a model may fill during :meth:`memory_estimate` or
+        ``_fit``; empty for a model that records nothing. The pipeline records it in the model
+        directory's manifest."""
+        return getattr(self, "fit_info_", {})
 
     def get_params(self) -> dict[str, object]:
         """The init parameters, read from the signature (one source of truth)."""

@@ -12,17 +12,76 @@ from tailwise.models.params import BIG, Real, rules
 from tailwise.models.relations import EaseRelations
 from tailwise.models.state import StateCheck
 
+#: the Gram matrix and the symmetrised inverse are built in this many blocks of rows, so their
+#: temporaries stay about 1/32 of the dense matrix
+BLOCKS = 32
+
+
+#: what a fit needs besides its arrays: LAPACK's and BLAS's work space, first-call buffers
+WORKSPACE = 8 * 10**6
+
+
+def active_items(train: sp.csr_matrix) -> np.ndarray:
+    """Indices of the items (columns of `train`) with training interactions."""
+    return np.flatnonzero(np.bincount(train.indices, minlength=train.shape[1]) > 0)
+
+
+def ease_bytes(n_active: int, nnz: int = 0) -> int:
+    """Bytes an EASE fit on `n_active` items with interactions needs at its peak (and `nnz`
+    interactions, when known: the fit's sparse copies of them).
+
+    The fit holds one dense float32 ``n_active x n_active`` matrix (the Gram matrix, factorised,
+    inverted and turned into the weights in place) plus temporaries of one block of rows
+    (:data:`BLOCKS`): the sparse block of ``X^T X`` (up to 8 bytes per entry) and its dense
+    copy, and the copies the state check and the symmetrisation make; and :data:`WORKSPACE`.
+    Checked against measured peaks in ``bench/memory_estimates.py``.
+
+    >>> round(ease_bytes(98_640) / 1e9, 1)  # 38.9 GB of them the matrix
+    43.8
+    """
+    n = int(n_active)
+    block = _block(n)
+    return 4 * n * n + 16 * n * block + 16 * int(nnz) + 8 * n + WORKSPACE
+
+
+def _block(n: int) -> int:
+    return max(1, -(-n // BLOCKS))
+
 
 def item_gram(train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """The items with training interactions and their dense float32 Gram matrix ``X_a^T X_a``.
+
+    The matrix is built in blocks of rows (so no sparse copy of the whole product is held) and
+    comes back Fortran-ordered, as LAPACK takes it in place (it is symmetric).
 
     >>> active, gram = item_gram(sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 0]], np.float32)))
     >>> active.tolist(), gram.tolist()
     ([0, 2], [[2.0, 1.0], [1.0, 1.0]])
     """
-    active = np.flatnonzero(np.diff(train.tocsc().indptr) > 0)
-    x = train[:, active]
-    return active, (x.T @ x).toarray().astype(np.float32, copy=False)
+    active = active_items(train)
+    x = sp.csr_matrix(
+        train if len(active) == train.shape[1] else train[:, active], dtype=np.float32
+    )
+    xt = x.T.tocsr()
+    n = len(active)
+    gram = np.empty((n, n), dtype=np.float32)
+    block = _block(n)
+    for start in range(0, n, block):
+        gram[start : start + block] = (xt[start : start + block] @ x).toarray()
+    return active, gram.T  # symmetric: the transpose is the same matrix, in Fortran order
+
+
+def _symmetrise_upper(a: np.ndarray) -> None:
+    """Copy the upper triangle of the square matrix `a` into its lower one, in place, a block
+    of columns at a time (``np.triu(a) + np.triu(a, 1).T`` would hold three more matrices)."""
+    n = a.shape[0]
+    block = _block(n)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        a[stop:, start:stop] = a[start:stop, stop:].T  # below the diagonal block
+        d = a[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        d[lower] = d.T[lower]
 
 
 class EASE(Recommender):
@@ -32,7 +91,8 @@ class EASE(Recommender):
     ``B_ij = -P_ij / P_jj`` for ``i != j`` and ``B_jj = 0``; a user's scores are ``x_u B``.
     The inverse uses a Cholesky factorisation in float32 (``spotrf``/``spotri``). Only items with
     training interactions take part (an item without any has an all-zero row and column of B),
-    so memory is about two ``n_active^2`` float32 matrices and time O(n_active^3).
+    so memory is about one ``n_active^2`` float32 matrix (:func:`ease_bytes`; a fit above the
+    memory budget is refused before it starts) and time O(n_active^3).
 
     Parameters
     ----------
@@ -43,16 +103,27 @@ class EASE(Recommender):
     name = "ease"
     param_rules = rules(l2=Real(0, BIG, low_open=True))
     _state_keys = ("weights_", "active_")
+    instead = "--model hybrid (it switches to a factor backbone) or --model als"
 
     def __init__(self, l2: float = 500.0) -> None:
         self.l2 = l2
+
+    def memory_estimate(self, dataset: Dataset) -> int:
+        """Peak bytes of the fit: :func:`ease_bytes` of the items with interactions."""
+        train = dataset.matrix()
+        return ease_bytes(len(active_items(train)), train.nnz)
+
+    def _memory_what(self, dataset: Dataset) -> str:
+        n = len(active_items(dataset.matrix()))
+        return f"for {n:,} items with interactions (a dense items x items matrix)"
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         self.fit_gram(*item_gram(train))
 
     def fit_gram(self, active: np.ndarray, gram: np.ndarray) -> None:
         """Fit from the Gram matrix of the active items (see :func:`item_gram`); `gram` is
-        overwritten. The hybrid shares one Gram matrix between EASE and its adapter this way."""
+        overwritten (in place when it is Fortran-ordered float32, as :func:`item_gram` gives
+        it). The hybrid shares one Gram matrix between EASE and its adapter this way."""
         self.active_ = active
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
@@ -61,7 +132,8 @@ class EASE(Recommender):
         inv, info = lapack.spotri(chol, lower=False, overwrite_c=True)
         if info != 0:
             raise np.linalg.LinAlgError(f"Cholesky inverse failed (info={info})")
-        inv = np.triu(inv) + np.triu(inv, 1).T  # spotri fills the upper triangle only
+        _symmetrise_upper(inv)  # spotri fills the upper triangle only
+        inv = inv.T  # the same symmetric matrix, in C order for scoring
         diag = np.diag(inv).copy()
         inv /= -diag[np.newaxis, :]
         inv[np.diag_indices_from(inv)] = 0.0

@@ -11,13 +11,43 @@ from tailwise.models.params import BIG, Int, Real, rules
 from tailwise.models.relations import KnnRelations
 from tailwise.models.state import StateCheck
 
+#: what a fit needs besides its arrays: first-call buffers and the like
+WORKSPACE = 8 * 10**6
+#: arrays at least this large get pages of their own from glibc's malloc, returned when freed
+MALLOC_MMAP_MAX = 32 * 2**20
+
+
+def itemknn_bytes(n_items: int, block: int, neighbours: int) -> int:
+    """Bytes an item-kNN fit on `n_items` items needs at its peak, with `block` items per block
+    and `neighbours` kept per item (the copies of the interactions are not counted).
+
+    Per block of ``n_items x block`` pairs: the sparse co-occurrences (up to 8 bytes a pair) and
+    their dense copy, which becomes the similarities in place (4), then the similarities and
+    argpartition's int64 output (12), with a byte of margin for the division's mask and 1 more
+    for small temporaries; blocks under 32 MiB count twice more, since glibc's malloc keeps such
+    freed blocks for reuse. Next to that, the neighbours kept so far (12 bytes each, up to
+    ``n_items x neighbours``), and after the loop, their concatenation and the CSR matrix (40
+    bytes a neighbour in all); and :data:`WORKSPACE`. Checked against measured peaks in
+    ``bench/memory_estimates.py``.
+
+    >>> round(itemknn_bytes(1_000_000, 2048, 100) / 1e9, 1)
+    29.9
+    """
+    n = int(n_items)
+    b = min(int(block), n)
+    keep = min(int(neighbours), max(n - 1, 1))
+    dense = 4 * n * b
+    loop = 14 * n * b + (2 * dense if dense < MALLOC_MMAP_MAX else 0)
+    return max(loop + 12 * n * keep, 40 * n * keep) + WORKSPACE
+
 
 class ItemKNN(Recommender):
     """Scores ``s_ui = sum_{j in I_u} sim(j, i)`` over the `neighbours` most similar items of i.
 
     Similarity is shrunk cosine: ``sim(i, j) = |U_i & U_j| / (sqrt(|U_i| |U_j|) + shrink)``.
-    Similarities are computed in column blocks, so memory stays at
-    ``n_items * block`` floats plus the sparse top-neighbour matrix.
+    Similarities are computed in column blocks, so memory stays at a few ``n_items * block``
+    arrays plus the sparse top-neighbour matrix (:func:`itemknn_bytes`; a fit above the memory
+    budget is refused before it starts).
 
     Parameters
     ----------
@@ -32,11 +62,22 @@ class ItemKNN(Recommender):
     name = "itemknn"
     param_rules = rules(neighbours=Int(1), shrink=Real(0, BIG), block=Int(1))
     _state_keys = ("sim_data_", "sim_indices_", "sim_indptr_")
+    instead = "--model als or --model hybrid, a smaller --param block=N"
 
     def __init__(self, neighbours: int = 100, shrink: float = 0.0, block: int = 2048) -> None:
         self.neighbours = neighbours
         self.shrink = shrink
         self.block = block
+
+    def memory_estimate(self, dataset: Dataset) -> int:
+        """Peak bytes of the fit: :func:`itemknn_bytes` plus the transposed interactions."""
+        return (
+            itemknn_bytes(dataset.n_items, self.block, self.neighbours) + 16 * dataset.matrix().nnz
+        )
+
+    def _memory_what(self, dataset: Dataset) -> str:
+        block = min(self.block, dataset.n_items)
+        return f"for {dataset.n_items:,} items (dense blocks of {dataset.n_items:,} x {block:,} similarities)"
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         xt = sp.csr_matrix(train.T, dtype=np.float32)  # items x users
@@ -46,16 +87,20 @@ class ItemKNN(Recommender):
         rows, cols, vals = [], [], []
         for start in range(0, n, self.block):
             stop = min(start + self.block, n)
-            co = (xt @ xt[start:stop].T).toarray()  # n x b co-occurrence counts
+            sim = (xt @ xt[start:stop].T).toarray()  # n x b co-occurrence counts
             denom = norms[:, None] * norms[None, start:stop] + np.float32(self.shrink)
-            sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0)
+            np.divide(sim, denom, out=sim, where=denom > 0)  # counts are 0 where denom is
+            del denom
             sim[np.arange(start, stop), np.arange(stop - start)] = 0.0  # no self-similarity
-            top = np.argpartition(-sim, keep - 1, axis=0)[:keep]  # neighbours of each column
-            top_vals = np.take_along_axis(sim, top, axis=0)
+            np.negative(sim, out=sim)  # argpartition picks the smallest
+            top = np.argpartition(sim, keep - 1, axis=0)[:keep]  # neighbours of each column
+            top_vals = -np.take_along_axis(sim, top, axis=0)
+            del sim
             nz = top_vals > 0
-            rows.append(top[nz])
-            cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[nz])
+            rows.append(top[nz].astype(np.int32))
+            cols.append(np.broadcast_to(np.arange(start, stop, dtype=np.int32), top.shape)[nz])
             vals.append(top_vals[nz])
+            del top
         sim = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n, n),

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: values :meth:`StateCheck.finite` checks at a time
+FINITE_BLOCK = 1 << 22
+
 
 class StateCheck:
     """Collects what is wrong with a model's arrays (an empty :attr:`problems` when nothing).
@@ -81,9 +84,14 @@ class StateCheck:
         self.indices(indices, n_cols)
 
     def finite(self) -> None:
-        """Every floating-point array holds only finite values."""
+        """Every floating-point array holds only finite values (checked a block of rows at a
+        time, so a large array needs no array of flags as large)."""
         for key, value in self.state.items():
             arr = np.asarray(value)
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                bad = int(arr.size - np.isfinite(arr).sum())
+            if arr.dtype.kind != "f" or not arr.size:
+                continue
+            rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+            step = max(1, FINITE_BLOCK // rows.shape[1])
+            bad = sum(rows[i : i + step].size - np.count_nonzero(np.isfinite(rows[i : i + step])) for i in range(0, len(rows), step))
+            if bad:
                 self.problems.append(f"{self.prefix + key!r} has {bad:,} NaN or infinite values")

@@ -91,11 +91,21 @@ class Pipeline:
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
-    def fit(cls, model: Recommender, dataset: Dataset, head_share: float = 0.2) -> Pipeline:
-        """Fit `model` on `dataset` and keep what recommending by id needs."""
+    def fit(cls, model: Recommender, dataset: Dataset, head_share: float = 0.2, memory_budget: int | None = None) -> Pipeline:
+        """Fit `model` on `dataset` and keep what recommending by id needs.
+
+        `memory_budget` (bytes; default a share of the machine's memory, see
+        :mod:`tailwise.models.memory`) is the model's: a fit estimated above it raises
+        :class:`~tailwise.errors.MemoryBudgetError` before it starts. The budget and what the
+        fit chose (:meth:`Recommender.fit_info`) go into :attr:`meta`, so into the manifest."""
         t0 = time.perf_counter()
-        model.fit(dataset)
-        meta = {"fit_seconds": round(time.perf_counter() - t0, 3), "dataset": dataset.describe()}
+        model.fit(dataset, memory_budget=memory_budget)
+        meta = {
+            "fit_seconds": round(time.perf_counter() - t0, 3),
+            "dataset": dataset.describe(),
+            "memory_budget": model.memory_budget_,
+            "fit_info": model.fit_info(),
+        }
         index = pipeline_index(model)
         return cls(model, dataset.users, dataset.items, dataset.matrix(), dataset.texts(), meta, index=index, head_share=head_share)
 

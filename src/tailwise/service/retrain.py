@@ -86,11 +86,16 @@ def merged_dataset(pipe: Pipeline, store: FeedbackStore, settings: ServiceSettin
     return ds, summary
 
 
-def retrain(model_dir: str | Path, db_path: str | Path, output: str | Path | None = None, settings: ServiceSettings | None = None) -> tuple[Pipeline, dict]:
+def retrain(
+    model_dir: str | Path, db_path: str | Path, output: str | Path | None = None, settings: ServiceSettings | None = None,
+    memory_budget: int | None = None,
+) -> tuple[Pipeline, dict]:  # fmt: skip
     """Refit the model of `model_dir` on its interactions plus the feedback in `db_path`.
 
     The new model directory is written to `output` (default: `model_dir` itself, replaced
-    atomically). Leftovers of an interrupted earlier write beside `model_dir` are cleaned up
+    atomically). `memory_budget` is the fit's (bytes; default a share of the machine's
+    memory): a fit above it raises :class:`~tailwise.errors.MemoryBudgetError` and nothing is
+    written. Leftovers of an interrupted earlier write beside `model_dir` are cleaned up
     first (:func:`tailwise.artifacts.clean_leftovers`, which also puts the directory back when
     a killed write left only its old copy). Returns the fitted pipeline and the merge summary
     (with ``fit_seconds``).
@@ -106,7 +111,7 @@ def retrain(model_dir: str | Path, db_path: str | Path, output: str | Path | Non
         ds, summary = merged_dataset(pipe, store, settings)
     model = make_model(pipe.model.name, **pipe.model.get_params())
     t0 = time.perf_counter()
-    new = Pipeline.fit(model, ds)
+    new = Pipeline.fit(model, ds, memory_budget=memory_budget)
     summary["fit_seconds"] = round(time.perf_counter() - t0, 3)
     new.meta["feedback_through"] = summary["feedback_through"]
     new.meta["erased_through"] = summary["erased_through"]

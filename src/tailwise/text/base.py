@@ -97,7 +97,8 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator:
-    """A rich progress bar on stderr counting texts; a no-op object when `enabled` is false.
+    """A rich progress bar on stderr counting texts, with their rate (texts/s) and the time
+    left; a no-op object when `enabled` is false.
 
     Yields a callable ``advance(n)``.
     """
@@ -109,15 +110,25 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:  # task: a rich Task
+            speed = task.finished_speed or task.speed
+            return Text(
+                "" if speed is None else f"{speed:,.0f} texts/s", style="progress.data.speed"
+            )
 
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

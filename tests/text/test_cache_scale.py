@@ -173,3 +173,26 @@ def test_worker_processes_with_the_real_encoder(tmp_path, use_encoder):
     out = cache.encode(make_encoder("use"), texts, progress=False)
     assert cache.last_workers == 2 and cache.last_encoded == 200
     np.testing.assert_allclose(out, use_encoder.encode_items(texts, progress=False), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"), [(2, 1.0, 2), (2, 0.0, 2), (2, 5.9, 1), (16, 4.2, 13)]
+)
+def test_default_workers_leave_busy_cores_alone(monkeypatch, cores, load, expected):
+    from tailwise.text import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (load, load, load))
+    assert parallel.default_workers() == expected
+
+
+def test_the_progress_bar_counts_texts_per_second():
+    from types import SimpleNamespace
+
+    from tailwise.text.base import progress_bar, rate_column
+
+    rendered = rate_column().render(SimpleNamespace(finished_speed=None, speed=1812.4))
+    assert str(rendered) == "1,812 texts/s"
+    assert str(rate_column().render(SimpleNamespace(finished_speed=None, speed=None))) == ""
+    with progress_bar(10, "Encoding", enabled=True) as advance:
+        advance(10)

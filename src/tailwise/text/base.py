@@ -13,7 +13,7 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -95,6 +95,20 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return out
 
 
+def rate_column() -> Any:
+    """A rich progress column showing the texts encoded per second (e.g. ``812 texts/s``)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            text = "" if speed is None else f"{speed:,.0f} texts/s"
+            return Text(text, style="progress.data.speed")
+
+    return RateColumn()
+
+
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator:
     """A rich progress bar on stderr counting texts, with their rate (texts/s) and the time
@@ -110,25 +124,16 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
         BarColumn,
         MofNCompleteColumn,
         Progress,
-        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        def render(self, task) -> Text:  # task: a rich Task
-            speed = task.finished_speed or task.speed
-            return Text(
-                "" if speed is None else f"{speed:,.0f} texts/s", style="progress.data.speed"
-            )
 
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        RateColumn(),
+        rate_column(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

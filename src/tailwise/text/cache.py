@@ -14,7 +14,7 @@ shards untouched (a stray ``.shard-*.tmp`` is ignored and cleaned up later). A l
 a shard every ``shard_size`` texts (or every ``flush_s`` seconds) while it encodes, so a job
 that is interrupted, even by ``kill -9``, keeps what it had written, and running it again
 encodes only the rest. Jobs of at least ``parallel_min`` new texts are encoded in worker
-processes, one per core (:mod:`tailwise.text.parallel`), when the encoder can be rebuilt from
+processes, one per idle core (:mod:`tailwise.text.parallel`), when the encoder can be rebuilt from
 its spec. At the end of a job, once a folder holds more than ``compact_after`` shards, the
 smallest are merged into one (:meth:`ShardStore.compact`: the new shard is in place before the
 old ones are removed, so a crash between leaves duplicates, never gaps). Several processes may
@@ -85,8 +85,9 @@ class EmbeddingCache:
     compact_after : int
         At the end of a job, merge an encoder's smallest shards once it has more than this many.
     workers : int, optional
-        Worker processes for jobs of at least `parallel_min` new texts; one per core when None,
-        1 to encode in the calling process. Only encoders with a ``spec`` (see
+        Worker processes for jobs of at least `parallel_min` new texts; when None, one per core
+        that other work leaves idle (:func:`tailwise.text.parallel.default_workers`); 1 encodes
+        in the calling process. Only encoders with a ``spec`` (see
         :mod:`tailwise.text.encoders`) use them; the others always encode in the calling process.
     shard_size : int
         Texts per shard written while a large job encodes: the most work an interruption loses.

@@ -29,8 +29,20 @@ _BATCH_SIZE = 64
 
 
 def default_workers() -> int:
-    """The number of worker processes used by default: one per core."""
-    return os.cpu_count() or 1
+    """Worker processes used by default: one per core that other work leaves idle.
+
+    That is the cores less the 1-minute load average, plus one for the calling process (counted
+    in the load, and idle while the workers run), between 1 and the number of cores. On a busy
+    shared machine extra processes win no processor time, and each costs a few seconds of start
+    (an interpreter, tailwise, the model): measured on two cores under a load of 5-6, two
+    workers encoded 20,000 titles at 410-490 texts/s against 540-610 in one process.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return cores
+    return max(1, min(cores, round(cores - load) + 1))
 
 
 def _watch_parent(parent: int) -> None:

@@ -4,7 +4,7 @@ Each shard is one ``.npz`` with ``keys`` (uint8 ``[n, 16]``: BLAKE2b-128 of the 
 ``vectors`` (float32 ``[n, dim]``). In memory a :class:`ShardStore` keeps each shard's two arrays
 as loaded, plus one sorted array of all keys (``S16``) with each key's global row, built lazily
 on the first look-up after a change. A million cached 512-dimensional vectors cost their 2 GB
-and about 24 bytes a key, not a Python object per row, and loading fifty shards is fifty
+and about 40 bytes a key, not a Python object per row, and loading fifty shards is fifty
 ``np.load`` calls and one sort.
 """
 
@@ -136,7 +136,9 @@ class ShardStore:
             at = np.flatnonzero(shard_of == i)
             local = rows[at] - self._offsets[i]
             if at[-1] - at[0] + 1 == len(at):  # one run of output rows: no temporary copy
-                np.take(self._shards[i].vectors, local, axis=0, out=out[at[0] : at[-1] + 1])
+                np.take(
+                    self._shards[i].vectors, local, axis=0, out=out[at[0] : at[-1] + 1], mode="clip"
+                )
             else:
                 out[at] = self._shards[i].vectors[local]
         return out

@@ -61,7 +61,18 @@ def test_workers_that_cannot_start_leave_the_job_to_this_process(tmp_path, caplo
     cache = EmbeddingCache(tmp_path, workers=2, parallel_min=100, shard_size=100)
     with caplog.at_level(logging.WARNING, logger="tailwise.text.cache"):
         out = cache.encode(encoder, TEXTS[:300], progress=False)
-    assert "worker processes failed" in caplog.text and cache.last_encoded == 300
+    assert "worker processes failed" in caplog.text and "unknown text encoder" in caplog.text
+    assert cache.last_encoded == 300
+    np.testing.assert_array_equal(out, HashEncoder(8).encode_items(TEXTS[:300], progress=False))
+
+
+def test_workers_never_write_vectors_of_another_encoder(tmp_path, caplog):
+    encoder = HashEncoder(8)
+    encoder.spec = "hash:16"  # builds hash:16 in the workers, not hash:8
+    cache = EmbeddingCache(tmp_path, workers=2, parallel_min=100, shard_size=100)
+    with caplog.at_level(logging.WARNING, logger="tailwise.text.cache"):
+        out = cache.encode(encoder, TEXTS[:300], progress=False)
+    assert "builds encoder 'hash:16', not 'hash:8'" in caplog.text
     np.testing.assert_array_equal(out, HashEncoder(8).encode_items(TEXTS[:300], progress=False))
 
 

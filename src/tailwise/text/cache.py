@@ -302,15 +302,17 @@ def _chunks(
     if workers > 1:
         from concurrent.futures import BrokenExecutor
 
-        from tailwise.text.parallel import encode_chunks
+        from tailwise.text.parallel import WorkerError, encode_chunks
 
         spec = str(getattr(encoder, "spec", ""))
         logger.info("encoding %d texts in %d worker processes (%s)", len(texts), workers, spec)
         try:
-            for start, vectors in encode_chunks(spec, texts, workers, chunk, batch_size):
+            for start, vectors in encode_chunks(
+                spec, texts, workers, chunk, batch_size, encoder.id
+            ):
                 done.add(start)
                 yield start, vectors
-        except (BrokenExecutor, OSError) as exc:
+        except (BrokenExecutor, OSError, WorkerError) as exc:
             logger.warning("worker processes failed (%s): encoding in this process instead", exc)
     for start in starts:
         if start not in done:

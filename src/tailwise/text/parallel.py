@@ -25,6 +25,13 @@ from typing import Any
 import numpy as np
 
 _encoder: Any = None
+_failed: str | None = None  # why this worker has no encoder
+
+
+class WorkerError(RuntimeError):
+    """A worker process could not build its encoder (the job can go on in the caller)."""
+
+
 _BATCH_SIZE = 64
 
 
@@ -52,9 +59,10 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _start(spec: str, parent: int) -> None:
+def _start(spec: str, encoder_id: str | None, parent: int) -> None:
     """Worker initialiser: one thread everywhere, the encoder built once, a parent watchdog."""
-    global _encoder
+    global _encoder, _failed
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"  # for libraries loaded later (an encoder's engine)
     from threadpoolctl import threadpool_limits
@@ -62,13 +70,21 @@ def _start(spec: str, parent: int) -> None:
     from tailwise.text.encoders import make_encoder
 
     threadpool_limits(1)  # the pools already loaded (NumPy's BLAS)
-    _encoder = make_encoder(spec)
-    if hasattr(_encoder, "threads"):
-        _encoder.threads = 1
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    try:
+        encoder = make_encoder(spec)
+        if encoder_id is not None and encoder.id != encoder_id:
+            raise ValueError(f"spec {spec!r} builds encoder {encoder.id!r}, not {encoder_id!r}")
+    except Exception as exc:  # noqa: BLE001 - told to the parent with the first task
+        _failed = f"{type(exc).__name__}: {exc}"
+        return
+    if hasattr(encoder, "threads"):
+        encoder.threads = 1
+    _encoder = encoder
 
 
 def _encode(texts: list[str], batch_size: int) -> np.ndarray:
+    if _failed is not None:
+        raise WorkerError(_failed)
     vectors = _encoder.encode_items(texts, batch_size=batch_size, progress=False)
     return np.asarray(vectors, dtype=np.float32)
 
@@ -79,6 +95,7 @@ def encode_chunks(
     workers: int,
     chunk_size: int,
     batch_size: int = _BATCH_SIZE,
+    encoder_id: str | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Encode `texts` in `workers` processes; yield ``(start, vectors)`` per chunk as each ends.
 
@@ -95,6 +112,9 @@ def encode_chunks(
         costs little (1,000 USE texts take about a second).
     batch_size : int
         Passed to each worker's ``encode_items``.
+    encoder_id : str, optional
+        The id the spec must build (a worker fails to start otherwise, so that no vectors of
+        another encoder reach a cache folder).
 
     Yields
     ------
@@ -104,7 +124,9 @@ def encode_chunks(
     starts = list(range(0, len(texts), chunk_size))
     workers = max(1, min(workers, len(starts)))
     context = get_context("spawn")
-    pool = ProcessPoolExecutor(workers, context, initializer=_start, initargs=(spec, os.getpid()))
+    pool = ProcessPoolExecutor(
+        workers, context, initializer=_start, initargs=(spec, encoder_id, os.getpid())
+    )
     running: dict[Future, int] = {}
     todo = iter(starts)
     try:

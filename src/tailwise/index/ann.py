@@ -164,7 +164,7 @@ class ANNIndex(VectorIndex):
             faiss.omp_set_num_threads(self.threads)
         try:
             show = self.progress and len(vectors) > ADD_STEP
-            with progress_bar(len(vectors), "ANN index", show) as advance:
+            with progress_bar(len(vectors), "ANN index", show, unit="vectors") as advance:
                 for start in range(0, len(vectors), ADD_STEP):
                     chunk = vectors[start : start + ADD_STEP]
                     self._index.add(chunk)

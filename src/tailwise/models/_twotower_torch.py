@@ -132,7 +132,9 @@ class _Trainer:
         pair_items = self.train.indices.astype(np.int64)
         n_pairs = len(pair_items)
         steps = -(-n_pairs // m.batch_size)
-        with progress_bar(m.epochs * steps, f"{m.name} ({m.loss})", m.progress) as advance:
+        with progress_bar(
+            m.epochs * steps, f"{m.name} ({m.loss})", m.progress, unit="steps"
+        ) as advance:
             for epoch in range(m.epochs):
                 order = self.rng.permutation(n_pairs)
                 total = 0.0

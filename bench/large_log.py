@@ -11,8 +11,8 @@ of item ``i{k}`` at position k, for checks; it is not part of the item text).
 How the log looks (unlike ``synthetic_catalog.py``, which makes model factors, this makes raw data):
 
 - **topics**: ``n_topics`` topics of uneven size (lognormal weights); every topic has its own
-  vocabulary of 14 to 24 invented, pronounceable words, and every tenth-or-so topic shares a
-  category of 4 words with its neighbours;
+  vocabulary of 14 to 24 invented, pronounceable words, and about ten neighbouring topics
+  share a category of 4 words;
 - **titles** of 8 to 12 words: one category word, 1 to 3 generic words (colours, sizes,
   materials, "set", "pack"), sometimes a model number like ``"KX-240"``, the rest words of the
   item's topic, so that a text encoder (or TF-IDF) groups the items of a topic; about 15% of the
@@ -476,6 +476,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     spec = replace(spec, **given)
     stats = generate(spec, args.out, csv=args.csv, progress=lambda m: print(m, file=sys.stderr))
+    print(
+        f"wrote {args.out}: {stats['rows']} rows in {stats['seconds']} s, "
+        f"peak memory {stats['peak_rss_mb']} MB",
+        file=sys.stderr,
+    )
     if args.check:
         stats.update(check(args.out))
     print(json.dumps(stats))

@@ -58,6 +58,12 @@ CASES = {
         {"columns": Columns(timestamp=None)},
         None,
     ),
+    "spaces around numbers": ("user_id,item_id,timestamp\nu1,i1, 5\nu2,i1,6 \n", {}, None),
+    "large and decimal numbers": (
+        "user_id,item_id,rating,timestamp\nu1,i1,0.1,1700000000123\nu2,i1,2.675,9007199254740993\n",
+        {},
+        None,
+    ),
     # the columnar path declines these; the row path handles them as before
     "dates": ("user_id,item_id,timestamp\nu1,i1,2024-01-02\nu2,i1,2024-03-04\n", {}, None),
     "all-empty row": ("user_id,item_id\nu1,i1\n,\nu2,i1\n", {}, None),
@@ -178,3 +184,16 @@ def test_keep_once_matches_pandas():
     for policy in ("first", "last"):
         dup = pd.Series(keys[order]).duplicated(keep=policy).to_numpy()
         assert columnar.keep_once(keys, order, policy).tolist() == np.sort(order[~dup]).tolist()
+
+
+def test_encode_ids_over_chunks():
+    import pyarrow as pa
+
+    plain = pa.chunked_array([pa.array(["b", " a"]), pa.array(["c", "a\x00", "b"])])
+    codes, ids = columnar.encode_ids(plain)
+    assert ids == ["b", "a", "c"] and codes.tolist() == [0, 1, 2, 1, 0]
+    parts = [pa.array(["x", "y"]).dictionary_encode(), pa.array(["z", "x"]).dictionary_encode()]
+    codes, ids = columnar.encode_ids(pa.chunked_array(parts))
+    assert ids == ["x", "y", "z"] and codes.tolist() == [0, 1, 2, 0]
+    codes, ids = columnar.encode_ids(pa.chunked_array([pa.array([7, 3]), pa.array([7])]))
+    assert ids == ["7", "3"] and codes.tolist() == [0, 1, 0]

@@ -65,9 +65,10 @@ def _header(path: Path, sep: str) -> list[str]:
     return names
 
 
-def read_columns(path: Path, fmt: str, sep: str | None, wanted: list[str | None]):
-    """The `wanted` columns (names, or None for an optional column left out) as a pyarrow table;
-    string columns come dictionary-encoded. ``"auto:NAME"`` asks for NAME only when it exists."""
+def read_columns(path: Path, fmt: str, sep: str | None, wanted: dict[str, str]):
+    """The `wanted` columns as a pyarrow table: name -> ``"text"`` (strings) or ``"number"``
+    (float64 in CSV files; Parquet keeps its types). A name ``"auto:NAME"`` asks for NAME only
+    when the file has it."""
     import pyarrow as pa
 
     if fmt == "parquet":
@@ -82,26 +83,27 @@ def read_columns(path: Path, fmt: str, sep: str | None, wanted: list[str | None]
         if len(sep) != 1:
             raise Fallback("multi-character separator")
         names = _header(path, sep)
-    cols = [
-        w.removeprefix("auto:")
-        for w in wanted
-        if w and (not w.startswith("auto:") or w[5:] in names)
-    ]
-    if any(c not in names for c in cols) or len(set(cols)) != len(cols):
+    kinds = {
+        w.removeprefix("auto:"): kind
+        for w, kind in wanted.items()
+        if not w.startswith("auto:") or w[5:] in names
+    }
+    cols = list(kinds)
+    if any(c not in names for c in cols):
         raise Fallback("a column is missing")
     try:
         if fmt == "parquet":
-            table = pq.read_table(path, columns=cols, read_dictionary=cols)
+            table = pq.read_table(path, columns=cols)
         else:
             import pyarrow.csv as pacsv
 
-            text = pa.dictionary(pa.int32(), pa.string())
+            types = {"text": pa.string(), "number": pa.float64()}
             table = pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
                 parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: text for c in cols},
+                    column_types={c: types[k] for c, k in kinds.items()},
                     include_columns=cols,
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
@@ -124,25 +126,21 @@ def encode_ids(column) -> tuple[np.ndarray, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not pa.types.is_dictionary(column.type):
-        if not (
-            pa.types.is_integer(column.type)
-            or pa.types.is_string(column.type)
-            or pa.types.is_large_string(column.type)
-        ):
-            raise Fallback(f"id column of type {column.type}")
-        column = pc.dictionary_encode(
-            pc.cast(column, pa.string()) if pa.types.is_integer(column.type) else column
-        )
-    column = column.unify_dictionaries()
-    if not pa.types.is_string(column.type.value_type) and not pa.types.is_large_string(
-        column.type.value_type
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (
+        pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
     ):
-        raise Fallback(f"dictionary of {column.type.value_type}")
-    raw = column.chunks[0].dictionary.to_pylist() if column.num_chunks else []
-    codes = np.concatenate(
-        [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
-    ).astype(np.int64)
+        raise Fallback(f"id column of type {kind}")
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(kind)
+    if pa.types.is_integer(kind):
+        column = pc.cast(column, pa.string())
+    # one hash table over all chunks: every chunk gets the final dictionary (else unify them)
+    column = pc.dictionary_encode(column)
+    if len({c.dictionary.buffers()[-1].address for c in column.chunks}) > 1:
+        column = column.unify_dictionaries()
+    raw = column.chunks[-1].dictionary.to_pylist()
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in column.chunks])
     clean = [clean_id(s) for s in raw]
     index: dict[str, int] = {}
     remap = np.fromiter((index.setdefault(s, len(index)) for s in clean), np.int64, len(clean))
@@ -198,7 +196,9 @@ def read_item_text(
         else:
             names = _header(path, "\t" if fmt == "tsv" else ",")
         text_cols = [c for c in names if c != item_col]
-    table = read_columns(path, fmt, None, [item_col, *text_cols])
+    if item_col in text_cols:
+        raise Fallback("the id column is also a text column")
+    table = read_columns(path, fmt, None, {item_col: "text", **dict.fromkeys(text_cols, "text")})
     for c in text_cols:
         value_type = (
             table[c].type.value_type if pa.types.is_dictionary(table[c].type) else table[c].type
@@ -257,10 +257,14 @@ def load_interactions_dataset(
         raise Fallback(f"format {fmt}")
     rating_col = "auto:rating" if columns.rating == "auto" else columns.rating
     ts_col = "auto:timestamp" if columns.timestamp == "auto" else columns.timestamp
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    table = read_columns(path, fmt, sep, [columns.user, columns.item, rating_col, ts_col])
+    wanted = {columns.user: "text", columns.item: "text"}
+    for col in (rating_col, ts_col):
+        if col is not None:
+            wanted[col] = "number"
+    if len(wanted) < 2 + (rating_col is not None) + (ts_col is not None):
+        raise Fallback("a column named twice")
+    table = read_columns(path, fmt, sep, wanted)
     ucodes, user_ids = encode_ids(table[columns.user])
     icodes, item_ids = encode_ids(table[columns.item])
     rating_name = None if rating_col is None else rating_col.removeprefix("auto:")
@@ -273,7 +277,10 @@ def load_interactions_dataset(
 
     keys = ucodes * len(item_ids) + icodes
     n_rows = len(keys)
-    if len(pc.unique(pa.array(keys))) < n_rows:
+    ordered = np.sort(keys)
+    repeats = bool((ordered[1:] == ordered[:-1]).any())
+    del ordered
+    if repeats:
         if on_duplicate == "error":
             raise Fallback("duplicates with on_duplicate='error'")
         order = np.arange(n_rows) if ts is None else np.lexsort((np.arange(n_rows), ts))

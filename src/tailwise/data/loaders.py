@@ -279,11 +279,23 @@ def load_dataset(
                 item_text = parse_items(read_table(items, encoding=encoding), item_col, text_cols)
             except DataError:
                 # the row path reports a bad interactions file before a bad items file
-                parse_interactions(read_table(interactions, fmt=fmt, sep=sep, encoding=encoding), columns, on_duplicate)
+                parse_interactions(
+                    read_table(interactions, fmt=fmt, sep=sep, encoding=encoding),
+                    columns,
+                    on_duplicate,
+                )
                 raise
     try:
         return columnar.load_interactions_dataset(
-            Path(interactions), columns, fmt, sep, encoding, on_duplicate, on_missing_text, item_text, name
+            Path(interactions),
+            columns,
+            fmt,
+            sep,
+            encoding,
+            on_duplicate,
+            on_missing_text,
+            item_text,
+            name,
         )
     except columnar.Fallback as why:
         log.debug("%s: reading it row by row (%s)", interactions, why)

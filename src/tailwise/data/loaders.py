@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tailwise.data import columnar
 from tailwise.data.dataset import Dataset
 from tailwise.data.tables import Table, read_table
 from tailwise.errors import DataError
@@ -256,11 +257,48 @@ def load_dataset(
         The item id column of the items file (default: the same as ``columns.item``).
     text_cols : list of str, optional
         Columns joined into the item text (default: every other column of the items file).
+
+    CSV/TSV and Parquet files are read column by column with pyarrow when it is installed
+    (:mod:`tailwise.data.columnar`: a 20M-row log in a few GB); unusual or bad files, and every
+    file without pyarrow, are read row by row, which reports bad values by file, line and field.
+    Both give the same Dataset.
     """
-    inter_table = read_table(interactions, fmt=fmt, sep=sep, encoding=encoding)
-    inter = parse_interactions(inter_table, columns, on_duplicate)
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}")
+    if on_missing_text not in MISSING_TEXT_POLICIES:
+        raise ValueError(f"on_missing_text must be one of {MISSING_TEXT_POLICIES}")
+    name = name or Path(interactions).stem
+    item_col = item_col or columns.item
     item_text = None
     if items is not None:
-        items_table = read_table(items, encoding=encoding)
-        item_text = parse_items(items_table, item_col or columns.item, text_cols)
-    return build_dataset(inter, item_text, on_missing_text, name or Path(interactions).stem)
+        try:
+            item_text = columnar.read_item_text(Path(items), item_col, text_cols, encoding)
+        except columnar.Fallback as why:
+            log.debug("%s: reading it row by row (%s)", items, why)
+            try:
+                item_text = parse_items(read_table(items, encoding=encoding), item_col, text_cols)
+            except DataError:
+                # the row path reports a bad interactions file before a bad items file
+                parse_interactions(
+                    read_table(interactions, fmt=fmt, sep=sep, encoding=encoding),
+                    columns,
+                    on_duplicate,
+                )
+                raise
+    try:
+        return columnar.load_interactions_dataset(
+            Path(interactions),
+            columns,
+            fmt,
+            sep,
+            encoding,
+            on_duplicate,
+            on_missing_text,
+            item_text,
+            name,
+        )
+    except columnar.Fallback as why:
+        log.debug("%s: reading it row by row (%s)", interactions, why)
+    inter_table = read_table(interactions, fmt=fmt, sep=sep, encoding=encoding)
+    inter = parse_interactions(inter_table, columns, on_duplicate)
+    return build_dataset(inter, item_text, on_missing_text, name)

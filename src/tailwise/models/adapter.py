@@ -150,6 +150,7 @@ class Adapter(Recommender):
         "item_factors_", "item_vectors_", "dual_", "anchor_emb_", "anchor_year_", "text_state_",
         "anchor_tfidf_data_", "anchor_tfidf_indices_", "anchor_tfidf_indptr_", "anchor_tfidf_cols_",
     )  # fmt: skip
+    _nan_allowed = ("anchor_year_",)  # an anchor item whose text has no year
 
     def __init__(
         self,

@@ -68,6 +68,8 @@ class Recommender:
     _state_keys: ClassVar[tuple[str, ...]] = ()
     #: fitted arrays that older model directories may lack
     _optional_state: ClassVar[tuple[str, ...]] = ()
+    #: fitted arrays where NaN stands for "unknown" (not a failed fit)
+    _nan_allowed: ClassVar[tuple[str, ...]] = ()
     #: what to use instead when a fit is above the memory budget (models with a
     #: :meth:`memory_estimate`), e.g. ``"--model als"``
     instead: ClassVar[str] = ""
@@ -313,7 +315,7 @@ class Recommender:
         for key in self._state_keys:
             if key not in self._optional_state:
                 check.has(key)
-        check.finite()
+        check.finite(self._nan_allowed)
         if not check.problems:
             self._check_state(check)
         return check.problems

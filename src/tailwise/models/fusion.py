@@ -109,6 +109,11 @@ class FusedVectors:
     vector), ``weight`` the CF weight ``w_i`` of each item [n]. :meth:`items` is the fused item
     matrix [n, 2d + 2] and :meth:`queries` the users' fused vectors, so that
     ``queries @ items.T`` is the fused score of every item.
+
+    The two constant columns are scaled by `bias_scale` in the items and by its inverse in the
+    queries (the scores do not change): at the scale of the other columns, they would dominate
+    the inner products between items that an HNSW graph is built from, and its search would
+    miss the best items. :func:`bias_scale` gives the scale that matches the columns' sizes.
     """
 
     cf: np.ndarray
@@ -116,19 +121,35 @@ class FusedVectors:
     weight: np.ndarray
     cf_moments: Moments
     lm_moments: Moments
+    bias_scale: float = 1.0
 
     @classmethod
-    def build(cls, cf: np.ndarray, lm: np.ndarray, weight: np.ndarray) -> FusedVectors:
-        return cls(cf, lm, weight.astype(np.float32), Moments.of(cf), Moments.of(lm))
+    def build(cls, cf: np.ndarray, lm: np.ndarray, weight: np.ndarray, scale: float | None = None) -> FusedVectors:
+        """`scale`: the bias columns' scale (None: :func:`bias_scale` of these vectors)."""
+        weight = weight.astype(np.float32)
+        scale = bias_scale(cf, lm, weight) if scale is None else scale
+        return cls(cf, lm, weight, Moments.of(cf), Moments.of(lm), float(scale))
 
     def items(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         w = self.weight[start:stop, None]
-        return np.hstack([w * self.cf[start:stop], (1 - w) * self.lm[start:stop], w, 1 - w]).astype(np.float32)
+        b = np.float32(self.bias_scale)
+        return np.hstack([w * self.cf[start:stop], (1 - w) * self.lm[start:stop], b * w, b * (1 - w)]).astype(np.float32)
 
     def queries(self, cf_users: np.ndarray, lm_users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         """The fused user vectors from each side's user vectors [len, d] and history `rows`."""
         m_cf, s_cf = self.cf_moments.user_stats(cf_users, rows, self.cf)
         m_lm, s_lm = self.lm_moments.user_stats(lm_users, rows, self.lm)
         c, u = cf_users.astype(np.float64), lm_users.astype(np.float64)
-        out = np.hstack([c / s_cf[:, None], u / s_lm[:, None], (-m_cf / s_cf)[:, None], (-m_lm / s_lm)[:, None]])
-        return out.astype(np.float32)
+        bias = np.stack([-m_cf / s_cf, -m_lm / s_lm], axis=1) / self.bias_scale
+        return np.hstack([c / s_cf[:, None], u / s_lm[:, None], bias]).astype(np.float32)
+
+
+def bias_scale(cf: np.ndarray, lm: np.ndarray, weight: np.ndarray, sample: int = 100_000) -> float:
+    """The scale that gives the fused vectors' two bias columns the root-mean-square size of
+    their other columns (measured on at most `sample` items)."""
+    step = max(1, len(weight) // sample)
+    w = weight[::step, None].astype(np.float64)
+    rest = np.concatenate([(w * cf[::step]).ravel(), ((1 - w) * lm[::step]).ravel()])
+    bias = np.concatenate([w.ravel(), 1 - w.ravel()])
+    rms_rest, rms_bias = np.sqrt(np.mean(rest**2)), np.sqrt(np.mean(bias**2))
+    return float(rms_rest / rms_bias) if rms_rest > 0 and rms_bias > 0 else 1.0

@@ -39,7 +39,8 @@ import scipy.sparse as sp
 from tailwise.data.dataset import Dataset
 from tailwise.models.adapter import Adapter, spectral_factors
 from tailwise.models.base import Recommender
-from tailwise.models.ease import EASE, item_gram
+from tailwise.models.ease import EASE, ease_bytes, item_gram
+from tailwise.models.memory import format_bytes
 from tailwise.models.fusion import FusedVectors, ranks, zscore
 from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
@@ -106,8 +107,8 @@ class Hybrid(Recommender):
         max_tokens=Int(1), cache_dir=Text(optional=True), backbone=OneOf(*BACKBONES),
         factor_dim=Int(1, MAX_DIM), factor_norm=Real(0, 2), factor_l2=Real(0, BIG),
     )  # fmt: skip
-    _state_keys = ("item_counts_", "backbone_", "cf_filter_")
-    _optional_state = ("backbone_", "cf_filter_")
+    _state_keys = ("item_counts_", "backbone_", "cf_filter_", "bias_scale_")
+    _optional_state = ("backbone_", "cf_filter_", "bias_scale_")
 
     def __init__(
         self,
@@ -157,12 +158,15 @@ class Hybrid(Recommender):
             part.n_items_, part.n_users_ = dataset.n_items, dataset.n_users
         adapter.memory_budget_ = getattr(self, "memory_budget_", None)
         self.item_counts_ = np.asarray(dataset.item_counts, dtype=np.float32)
-        self.backbone_ = self._choose_backbone(train)
+        if "backbone" not in getattr(self, "fit_info_", {}):  # fit() fills it through memory_estimate
+            self.check_memory(dataset, getattr(self, "memory_budget_", None))
+        self.backbone_ = str(self.fit_info_["backbone"])
         if self.backbone_ == "ease":
             active, gram = item_gram(train)  # one Gram matrix for both sides
             adapter._fit(train, dataset, gram=(active, gram))  # reads it
             ease.fit_gram(active, gram)  # then overwrites it
             self.ease_ = ease
+            self.cf_filter_ = np.zeros(0, np.float32)  # the factor backbone's only
         else:
             dim = fused_dim(self.factor_dim, dataset.n_items)
             if dim < self.factor_dim:
@@ -174,27 +178,38 @@ class Hybrid(Recommender):
             adapter._fit(train, dataset, factors=v)
             self.ease_ = None
         self.adapter_ = adapter
+        self.bias_scale_ = 0.0  # set by the first fusion, then kept (items added later keep it)
         self._fuse()
 
-    def _choose_backbone(self, train: sp.csr_matrix) -> str:
-        """The backbone asked for, or for ``"auto"`` EASE when its fit fits in the memory budget
-        (``memory_budget_``, set by :meth:`fit`); the reason goes to ``fit_info_``."""
-        if self.backbone != "auto":
-            self.fit_info_ = {"backbone": self.backbone, "why": "asked for"}
-            return self.backbone
-        from tailwise.models.memory import default_budget, format_bytes
-        from tailwise.models.ease import ease_bytes
+    # ------------------------------------------------------------------ memory
+    instead = "--param backbone=factors (the hybrid's factor backbone, no items x items matrix)"
 
-        budget = getattr(self, "memory_budget_", None) or default_budget()
-        n_active = int((np.diff(train.tocsc().indptr) > 0).sum())
-        need = ease_bytes(n_active)
+    def _ease_need(self, dataset: Dataset) -> tuple[int, int]:
+        """(items with interactions, bytes the EASE backbone's fit needs at its peak: EASE's
+        own and the adapter's scaled copy of the shared Gram matrix)."""
+        n_active = int((np.asarray(dataset.item_counts) > 0).sum())
+        return n_active, ease_bytes(n_active, dataset.n_interactions) + 4 * n_active**2
+
+    def memory_estimate(self, dataset: Dataset) -> int | None:
+        """The EASE backbone's peak when it is the one to fit (asked for, or ``"auto"`` and
+        within ``memory_budget_``); None for the factor backbone, whose memory is linear in
+        the data. Records the choice and why in ``fit_info_``."""
+        n_active, need = self._ease_need(dataset)
+        budget = int(self.memory_budget_)
+        if self.backbone != "auto":
+            self.fit_info_ = {"backbone": self.backbone, "why": "asked for (--param backbone)"}
+            return need if self.backbone == "ease" else None
         fits = need <= budget
         self.fit_info_ = {
             "backbone": "ease" if fits else "factors",
             "why": f"EASE needs about {format_bytes(need)} for {n_active:,} items with interactions, "
             f"{'within' if fits else 'above'} the memory budget of {format_bytes(budget)}",
         }
-        return self.fit_info_["backbone"]
+        return need if fits else None
+
+    def _memory_what(self, dataset: Dataset) -> str:
+        n_active, _ = self._ease_need(dataset)
+        return f"for {n_active:,} items with interactions (the EASE backbone: a dense items x items matrix)"
 
     def _fuse(self) -> None:
         """The factor backbone's fused item vectors (nothing for EASE)."""
@@ -205,7 +220,9 @@ class Hybrid(Recommender):
         w = (1 - self.alpha) * p if self.fusion == "gate" else np.full_like(p, 1 - self.alpha)
         a = self.adapter_
         q = a.item_factors_ * self._pop_scale(self.factor_norm)[:, None]
-        self.fused_ = FusedVectors.build(q, a.item_vectors_, w)
+        scale = float(self.bias_scale_) if self.bias_scale_ > 0 else None  # kept from the fit
+        self.fused_ = FusedVectors.build(q, a.item_vectors_, w, scale)
+        self.bias_scale_ = self.fused_.bias_scale
         self._fused_items = None
 
     @property
@@ -333,6 +350,10 @@ class Hybrid(Recommender):
         self.adapter_ = adapter.set_state({k[8:]: v for k, v in state.items() if k.startswith("adapter.")})
         super().set_state({k: v for k, v in state.items() if "." not in k})
         self.backbone_ = str(state["backbone_"]) if "backbone_" in state else "ease"  # older directories
+        if "cf_filter_" not in state:
+            self.cf_filter_ = np.zeros(0, np.float32)
+        if "bias_scale_" not in state:
+            self.bias_scale_ = 0.0
         if hasattr(self.adapter_, "item_vectors_") and hasattr(self, "item_counts_"):
             self._fuse()
         return self

@@ -83,12 +83,16 @@ class StateCheck:
             self.problems.append(f"{self.prefix + data!r} and {self.prefix + indices!r} differ in length")
         self.indices(indices, n_cols)
 
-    def finite(self) -> None:
+    def finite(self, nan_allowed: tuple[str, ...] = ()) -> None:
         """Every floating-point array holds only finite values (checked a block of rows at a
         time, so a large array needs no array of flags as large)."""
         for key, value in self.state.items():
             arr = np.asarray(value)
             if arr.dtype.kind != "f" or not arr.size:
+                continue
+            if key in nan_allowed:  # NaN means "unknown" there; infinities are still wrong
+                if np.isinf(arr).any():
+                    self.problems.append(f"{self.prefix + key!r} has infinite values")
                 continue
             rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
             step = max(1, FINITE_BLOCK // rows.shape[1])

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -46,7 +45,9 @@ def _measured(code: str, *args: str) -> dict:
         "_r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(json.dumps({**RESULT, 'peak_mb': round(_r / 1024)}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"step failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -61,7 +62,9 @@ def load(folder):
     return load_dataset(folder + "/interactions.parquet", items=folder + "/items.csv")
 """
 
-ALS = LOAD + """
+ALS = (
+    LOAD
+    + """
 import time
 import numpy as np, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
@@ -73,8 +76,11 @@ with threadpool_limits(1, "blas"):
     implicit.cpu.als.AlternatingLeastSquares(factors=64, iterations=15, regularization=1.0, alpha=5.0, random_state=42).fit(x, show_progress=False)
 RESULT = {"fit_s": round(time.perf_counter() - t, 1)}
 """
+)
 
-ENCODE = LOAD + """
+ENCODE = (
+    LOAD
+    + """
 import time
 from tailwise.text.side import TextSide
 ds = load(sys.argv[1])
@@ -83,6 +89,7 @@ t = time.perf_counter()
 side.embed(ds.texts())
 RESULT = {"encode_s": round(time.perf_counter() - t, 1), "encoded": side.last_encoded, "texts": ds.n_items}
 """
+)
 
 CLI = """
 import time
@@ -115,7 +122,9 @@ RESULT = {"recall_at_20": round(float(np.mean(hits)), 4), "users": len(users), "
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("log", type=Path, help="a folder written by bench/large_log.py")
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--users", type=int, default=10_000)
@@ -139,28 +148,71 @@ def main() -> None:
         elif step == "encode":
             out = _measured(ENCODE, str(log), str(cache))
         elif step == "fit":
-            out = _measured(CLI, "fit", "--interactions", str(log / "interactions.parquet"), "--items",
-                            str(log / "items.csv"), "--model-dir", str(model), "--cache-dir", str(cache), "--force")
+            out = _measured(
+                CLI,
+                "fit",
+                "--interactions",
+                str(log / "interactions.parquet"),
+                "--items",
+                str(log / "items.csv"),
+                "--model-dir",
+                str(model),
+                "--cache-dir",
+                str(cache),
+                "--force",
+            )
             manifest = json.loads((model / "manifest.json").read_text())
             out["fit_info"] = manifest.get("fit_info")
             out["memory_budget"] = manifest.get("memory_budget")
         elif step == "size":
-            files = {str(p.relative_to(model)): p.stat().st_size for p in model.rglob("*") if p.is_file()}
-            out = {"total_mb": round(sum(files.values()) / 1e6), "files_mb": {k: round(v / 1e6, 1) for k, v in sorted(files.items())}}
+            files = {
+                str(p.relative_to(model)): p.stat().st_size for p in model.rglob("*") if p.is_file()
+            }
+            out = {
+                "total_mb": round(sum(files.values()) / 1e6),
+                "files_mb": {k: round(v / 1e6, 1) for k, v in sorted(files.items())},
+            }
         elif step == "recommend":
             ids = [line.split(",")[0].strip('"') for line in _first_users(log, args.users)]
             users_file.write_text("\n".join(ids) + "\n")
             target = work / "recommendations.csv"
             target.unlink(missing_ok=True)
-            out = _measured(CLI, "recommend", "--model-dir", str(model), "--users", str(users_file), "--k", "20", "--output", str(target))
+            out = _measured(
+                CLI,
+                "recommend",
+                "--model-dir",
+                str(model),
+                "--users",
+                str(users_file),
+                "--k",
+                "20",
+                "--output",
+                str(target),
+            )
         elif step == "recall":
             out = _measured(RECALL, str(model), str(users_file))
         else:  # serve
-            cmd = [sys.executable, str(ROOT / "service_load.py"), "--model-dir", str(model), "--recommend-clients", "2",
-                   "--feedback-clients", "1", "--recommend-requests", "2000", "--feedback-requests", "500"]
+            cmd = [
+                sys.executable,
+                str(ROOT / "service_load.py"),
+                "--model-dir",
+                str(model),
+                "--recommend-clients",
+                "2",
+                "--feedback-clients",
+                "1",
+                "--recommend-requests",
+                "2000",
+                "--feedback-requests",
+                "500",
+            ]
             t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            out = {"wall_s": round(time.perf_counter() - t0, 1), "rc": proc.returncode, "tail": proc.stdout[-2500:] + proc.stderr[-1500:]}
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            out = {
+                "wall_s": round(time.perf_counter() - t0, 1),
+                "rc": proc.returncode,
+                "tail": proc.stdout[-2500:] + proc.stderr[-1500:],
+            }
         results[step] = out
         print(step, json.dumps(out)[:600], flush=True)
         result_path.parent.mkdir(exist_ok=True)
@@ -171,7 +223,12 @@ def _first_users(log: Path, n: int) -> list[str]:
     """`n` distinct user ids of the log, spread over it (every user there has interactions)."""
     import pyarrow.parquet as pq
 
-    users = pq.read_table(log / "interactions.parquet", columns=["user_id"]).column("user_id").unique().to_pylist()
+    users = (
+        pq.read_table(log / "interactions.parquet", columns=["user_id"])
+        .column("user_id")
+        .unique()
+        .to_pylist()
+    )
     step = max(1, len(users) // n)
     return [str(u) for u in users[::step][:n]]
 

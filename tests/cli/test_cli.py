@@ -277,3 +277,36 @@ def test_fit_prints_what_the_fit_chose(files, monkeypatch, capsys):
     model_dir = fit(files, "ease")
     assert "backbone: dense (EASE fits the budget)" in capsys.readouterr().err
     assert json.loads((model_dir / "manifest.json").read_text())["fit_info"] == {"backbone": "dense (EASE fits the budget)"}
+
+
+def test_hybrid_takes_its_factor_backbone_below_the_budget_and_says_why(files, tmp_path, capsys):
+    out = tmp_path / "hybrid-factors"
+    args = ["fit", "--interactions", str(files["train"]), "--items", str(files["items"]), "--model-dir", str(out)]
+    assert main([*args, "--memory-budget", "1M"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "backbone: factors" in err and "above the memory budget of 1.0 MB" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["fit_info"]["backbone"] == "factors" and manifest["memory_budget"] == 10**6
+    recs = tmp_path / "r.csv"
+    assert main(["recommend", "--model-dir", str(out), "--users", str(files["users"]), "--k", "5", "--output", str(recs)]) == 0
+    assert len(read_recs(recs)) == 6 * 5
+    # forcing EASE under the same budget is refused like EASE itself, naming the way out
+    assert main([*args[:-1], str(tmp_path / "forced"), "--param", "backbone=ease", "--memory-budget", "1M"]) == 2
+    err = capsys.readouterr().err
+    assert "backbone=factors" in err and "Traceback" not in err and not (tmp_path / "forced").exists()
+
+
+def test_a_full_disk_while_writing_the_model_directory_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    out = tmp_path / "m"
+    assert main(["fit", "--interactions", str(files["train"]), "--model", "popular", "--model-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "no model directory and no half-written leftovers"

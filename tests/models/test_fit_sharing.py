@@ -9,7 +9,7 @@ import pytest
 
 from tailwise.models import EASE, Adapter, Hybrid
 from tailwise.text import side as textside
-from tailwise.models.adapter import behaviour_factors
+from tailwise.models.adapter import spectral_factors
 from tailwise.models.ease import item_gram
 from tailwise.text.features import ItemFeatures
 from tailwise.testing.contract import random_dataset
@@ -29,8 +29,8 @@ def test_behaviour_factors_same_with_a_shared_gram():
     train = random_dataset(60, 40, seed=4).matrix()
     active, gram = item_gram(train)
     copy = gram.copy()
-    a = behaviour_factors(train, 8, 0.5, 1)
-    b = behaviour_factors(train, 8, 0.5, 1, (active, gram))
+    a = spectral_factors(train, 8, 0.5, 1)[0]
+    b = spectral_factors(train, 8, 0.5, 1, (active, gram))[0]
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(gram, copy)  # only read
 

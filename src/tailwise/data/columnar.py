@@ -72,12 +72,7 @@ def read_columns(path: Path, fmt: str, sep: str | None, wanted: dict[str, str]):
     import pyarrow as pa
 
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            names = pq.read_schema(path).names
-        except (pa.ArrowException, OSError):
-            raise Fallback("unreadable Parquet schema") from None
+        names = _parquet_names(path)
     else:
         sep = sep or ("\t" if fmt == "tsv" else ",")
         if len(sep) != 1:
@@ -93,6 +88,8 @@ def read_columns(path: Path, fmt: str, sep: str | None, wanted: dict[str, str]):
         raise Fallback("a column is missing")
     try:
         if fmt == "parquet":
+            import pyarrow.parquet as pq
+
             table = pq.read_table(path, columns=cols)
         else:
             import pyarrow.csv as pacsv
@@ -187,12 +184,7 @@ def read_item_text(
         raise Fallback(f"format {fmt}")
     if text_cols is None:
         if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            try:
-                names = pq.read_schema(path).names
-            except (pa.ArrowException, OSError):
-                raise Fallback("unreadable Parquet schema") from None
+            names = _parquet_names(path)
         else:
             names = _header(path, "\t" if fmt == "tsv" else ",")
         text_cols = [c for c in names if c != item_col]
@@ -336,3 +328,14 @@ def load_interactions_dataset(
         item_text=text,
         name=name,
     )
+
+
+def _parquet_names(path: Path) -> list[str]:
+    """The column names of a Parquet file (read from its schema alone)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        raise Fallback("unreadable Parquet schema") from None

@@ -26,7 +26,6 @@ from tailwise.models.state import StateCheck
 from tailwise.text.features import ItemFeatures
 from tailwise.text.side import TextSide
 
-
 #: items per block when the kernel against the anchors is applied to the whole catalogue
 KERNEL_BLOCK = 16_384
 
@@ -36,18 +35,6 @@ def gram_fits(train: sp.csr_matrix, budget: int | None) -> bool:
     float32 ``n_active^2`` arrays) fits in `budget` bytes (None: no budget, it fits)."""
     n_active = int((np.diff(train.tocsc().indptr) > 0).sum())
     return budget is None or 2 * 4 * n_active**2 <= budget
-
-
-def behaviour_factors(
-    train: sp.csr_matrix,
-    factors: int,
-    norm: float,
-    seed: int,
-    gram: tuple[np.ndarray, np.ndarray] | None = None,
-    sparse: bool = False,
-) -> np.ndarray:
-    """Item factors ``V`` [n_items, factors] (see :func:`spectral_factors`)."""
-    return spectral_factors(train, factors, norm, seed, gram, sparse)[0]
 
 
 def spectral_factors(
@@ -197,7 +184,7 @@ class Adapter(Recommender):
         feats, state, kernel = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year)
         if sparse is None:
             sparse = gram is None and not gram_fits(train, getattr(self, "memory_budget_", None))
-        v = factors if factors is not None else behaviour_factors(train, self.factors, self.norm, self.random_state, gram, sparse)
+        v = factors if factors is not None else spectral_factors(train, self.factors, self.norm, self.random_state, gram, sparse)[0]
         counts = np.diff(train.tocsc().indptr)
         warm = np.flatnonzero(counts > 0)
         if len(warm) > self.max_anchors:

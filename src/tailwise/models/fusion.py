@@ -80,7 +80,9 @@ class Moments:
         extra = Moments.of(vectors)
         return Moments(self.n + extra.n, self.total + extra.total, self.second + extra.second)
 
-    def user_stats(self, users: np.ndarray, rows: sp.csr_matrix, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def user_stats(
+        self, users: np.ndarray, rows: sp.csr_matrix, vectors: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and deviation of ``users @ vectors.T`` per row over the items outside each
         row's history (``rows``), without forming the scores."""
         u = users.astype(np.float64)
@@ -124,7 +126,9 @@ class FusedVectors:
     bias_scale: float = 1.0
 
     @classmethod
-    def build(cls, cf: np.ndarray, lm: np.ndarray, weight: np.ndarray, scale: float | None = None) -> FusedVectors:
+    def build(
+        cls, cf: np.ndarray, lm: np.ndarray, weight: np.ndarray, scale: float | None = None
+    ) -> FusedVectors:
         """`scale`: the bias columns' scale (None: :func:`bias_scale` of these vectors)."""
         weight = weight.astype(np.float32)
         scale = bias_scale(cf, lm, weight) if scale is None else scale
@@ -133,9 +137,13 @@ class FusedVectors:
     def items(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         w = self.weight[start:stop, None]
         b = np.float32(self.bias_scale)
-        return np.hstack([w * self.cf[start:stop], (1 - w) * self.lm[start:stop], b * w, b * (1 - w)]).astype(np.float32)
+        return np.hstack(
+            [w * self.cf[start:stop], (1 - w) * self.lm[start:stop], b * w, b * (1 - w)]
+        ).astype(np.float32)
 
-    def queries(self, cf_users: np.ndarray, lm_users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+    def queries(
+        self, cf_users: np.ndarray, lm_users: np.ndarray, rows: sp.csr_matrix
+    ) -> np.ndarray:
         """The fused user vectors from each side's user vectors [len, d] and history `rows`."""
         m_cf, s_cf = self.cf_moments.user_stats(cf_users, rows, self.cf)
         m_lm, s_lm = self.lm_moments.user_stats(lm_users, rows, self.lm)

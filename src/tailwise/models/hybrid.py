@@ -40,8 +40,8 @@ from tailwise.data.dataset import Dataset
 from tailwise.models.adapter import Adapter, spectral_factors
 from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, ease_bytes, item_gram
-from tailwise.models.memory import format_bytes
 from tailwise.models.fusion import FusedVectors, ranks, zscore
+from tailwise.models.memory import format_bytes
 from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
 from tailwise.models.state import StateCheck

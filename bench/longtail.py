@@ -2,6 +2,7 @@
 
     python bench/longtail.py                    # both datasets, every text model
     python bench/longtail.py --datasets ml-1m --models ease,hybrid
+    python bench/longtail.py --models hybrid --param backbone=factors   # the factor backbone
 
 Runs, per dataset:
 1. encoding of all item texts with the default encoder into an empty cache (cold), timed;
@@ -45,7 +46,9 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(LOADERS))
     ap.add_argument("--models", default=None, help="restrict both model lists to these")
     ap.add_argument("--encoder", default="use")
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a hybrid parameter (repeatable)")
     args = ap.parse_args()
+    hybrid_params = dict(kv.split("=", 1) for kv in args.param)
     only = set(args.models.split(",")) if args.models else None
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as cache:
@@ -68,6 +71,8 @@ def main() -> None:
                     params = {"cache_dir": cache} if "cache_dir" in MODELS[m]().get_params() else {}
                     if "encoder" in params or "cache_dir" in params:
                         params["encoder"] = args.encoder
+                    if m == "hybrid":
+                        params.update({k: _value(v) for k, v in hybrid_params.items()})
                     row = evaluate_model(make_model(m, **params), ctx)
                     res[split_name].append({k: row.get(k) for k in ("model", *COLS)})
                     print(f"  {split_name:6s} {m:9s} ndcg={row['ndcg']:.4f} recall={row['recall']:.4f} tail={row['tail_recall']:.4f} fit={row['fit_s']:.2f}s", file=sys.stderr)
@@ -76,8 +81,19 @@ def main() -> None:
             res["refit_encoded"] = side.last_encoded
             out[name] = res
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "longtail.json").write_text(json.dumps(out, indent=2))
+    suffix = "".join(f"-{k}={v}" for k, v in sorted(hybrid_params.items()))
+    (ROOT / "results" / f"longtail{suffix}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
+
+
+def _value(text: str) -> object:
+    """A parameter value from the command line: a number where it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 if __name__ == "__main__":

@@ -134,12 +134,18 @@ class FusedVectors:
         scale = bias_scale(cf, lm, weight) if scale is None else scale
         return cls(cf, lm, weight, Moments.of(cf), Moments.of(lm), float(scale))
 
-    def items(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        w = self.weight[start:stop, None]
+    def items(self, step: int = 65_536) -> np.ndarray:
+        """The fused item matrix [n, 2d + 2], filled block by block (no full-size temporaries)."""
+        n, d = self.cf.shape
+        out = np.empty((n, 2 * d + 2), dtype=np.float32)
         b = np.float32(self.bias_scale)
-        return np.hstack(
-            [w * self.cf[start:stop], (1 - w) * self.lm[start:stop], b * w, b * (1 - w)]
-        ).astype(np.float32)
+        for s in range(0, n, step):
+            w = self.weight[s : s + step, None]
+            np.multiply(w, self.cf[s : s + step], out=out[s : s + step, :d])
+            np.multiply(1 - w, self.lm[s : s + step], out=out[s : s + step, d : 2 * d])
+            out[s : s + step, 2 * d] = b * w[:, 0]
+            out[s : s + step, 2 * d + 1] = b * (1 - w[:, 0])
+        return out
 
     def queries(
         self, cf_users: np.ndarray, lm_users: np.ndarray, rows: sp.csr_matrix

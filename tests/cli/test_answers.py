@@ -11,7 +11,6 @@ import csv
 import io
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,19 +107,20 @@ def test_a_known_user_the_model_cannot_rank_for_gets_a_labelled_fallback(tmp_pat
 
 @pytest.mark.parametrize("matches", [False, True])
 def test_a_query_is_folded_in_or_gets_a_labelled_fallback(cli_env, tmp_path, capsys, monkeypatch, matches):
-    """Text similarities are stubbed: all 0 (the query matches nothing), or positive for i1."""
+    """The text match is stubbed: no relevant item (the query matches nothing), or i1 alone."""
     from tailwise.pipeline import Pipeline
+    from tailwise.text.index import TextMatch
 
-    def text_index(pipe):
-        sims = np.zeros(len(pipe.items), np.float32)
-        sims[pipe.items.index("i1")] = float(matches)
-        return SimpleNamespace(scores=lambda query: sims)
+    def text_match(pipe, query, candidates=None):
+        items = np.array([pipe.items.index("i1")])
+        return TextMatch(query, items, np.ones(1, np.float32), int(matches), ("zzz", "qqq"), int(matches))
 
-    monkeypatch.setattr(Pipeline, "text_index", text_index)
+    monkeypatch.setattr(Pipeline, "text_match", text_match)
     env = cli_env.fork(tmp_path)
     err = run(env.recommend(env.model("ease"), "--query", "zzz qqq", "--k", "4"), capsys)
     assert (f"popularity fallback for 1 list ({NO_QUERY_MATCH}): query" in err) != matches
     assert ("fallback" in err) != matches
+    assert ("1 list starts with fewer than 4 items that match the query" in err) == matches
     env.check(env.lists(env.output), 4, catalogue(env.items), {})
 
 

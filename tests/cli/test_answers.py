@@ -11,7 +11,6 @@ import csv
 import io
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,19 +107,20 @@ def test_a_known_user_the_model_cannot_rank_for_gets_a_labelled_fallback(tmp_pat
 
 @pytest.mark.parametrize("matches", [False, True])
 def test_a_query_is_folded_in_or_gets_a_labelled_fallback(cli_env, tmp_path, capsys, monkeypatch, matches):
-    """Text similarities are stubbed: all 0 (the query matches nothing), or positive for i1."""
+    """The text match is stubbed: no relevant item (the query matches nothing), or i1 alone."""
     from tailwise.pipeline import Pipeline
+    from tailwise.text.index import TextMatch
 
-    def text_index(pipe):
-        sims = np.zeros(len(pipe.items), np.float32)
-        sims[pipe.items.index("i1")] = float(matches)
-        return SimpleNamespace(scores=lambda query: sims)
+    def text_match(pipe, query, candidates=None):
+        items = np.array([pipe.items.index("i1")])
+        return TextMatch(query, items, np.ones(1, np.float32), int(matches), ("zzz", "qqq"), int(matches))
 
-    monkeypatch.setattr(Pipeline, "text_index", text_index)
+    monkeypatch.setattr(Pipeline, "text_match", text_match)
     env = cli_env.fork(tmp_path)
     err = run(env.recommend(env.model("ease"), "--query", "zzz qqq", "--k", "4"), capsys)
     assert (f"popularity fallback for 1 list ({NO_QUERY_MATCH}): query" in err) != matches
     assert ("fallback" in err) != matches
+    assert ("1 list starts with fewer than 4 items that match the query" in err) == matches
     env.check(env.lists(env.output), 4, catalogue(env.items), {})
 
 
@@ -176,3 +176,27 @@ def test_model_dir_may_be_new_empty_a_model_directory_or_forced(cli_env, tmp_pat
     run(env.fit("popular", "--force", model_dir=foreign), capsys)
     assert (foreign / "manifest.json").is_file() and not (foreign / "notes.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "foreign", "new"]  # no leftovers
+
+
+def test_known_users_with_a_query_get_the_relevant_items_first(cli_env, tmp_path, capsys, monkeypatch):
+    """The text match is stubbed: i1 and i2 are relevant. Known users get them first (those they
+    have not had in training), then their own lists; the unknown user gets the anonymous list."""
+    from tailwise.pipeline import Pipeline
+    from tailwise.text.index import TextMatch
+
+    def text_match(pipe, query, candidates=None):
+        items = pipe.items.indices(["i1", "i2"])
+        return TextMatch(query, items, np.ones(2, np.float32), 2, ("zzz",), 2)
+
+    monkeypatch.setattr(Pipeline, "text_match", text_match)
+    env = cli_env.fork(tmp_path)
+    err = run(env.recommend(env.model("ease"), "--users", str(env.users), "--query", "zzz", "--k", "4"), capsys)
+    assert "start with fewer than 4 items that match the query" in err and "fallback" not in err
+    lists = env.lists(env.output)
+    seen: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(env.train.read_text())):
+        seen.setdefault(row["user_id"], set()).add(row["item_id"])
+    for user, rows in lists.items():
+        fresh = {"i1", "i2"} - seen.get(user, set())
+        assert {item for item, _, _ in rows[: len(fresh)]} == fresh, user
+    env.check(lists, 4, catalogue(env.items), {})

@@ -33,10 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "fallback); the command says who and why, and why any list is shorter than K.",
     )
     p.add_argument("--model-dir", type=Path, required=True, help="a directory written by `tailwise fit`")
-    who = p.add_mutually_exclusive_group(required=True)
+    who = p.add_mutually_exclusive_group()
     who.add_argument("--users", type=Path, help="file with one user id per line (an optional first line 'user_id' is skipped)")
     who.add_argument("--history", help="a new user's items, comma-separated ids: folded in without refitting (user_id 'history' in OUT)")
-    who.add_argument("--query", help="free text, e.g. 'space adventure for kids': its closest items by text are folded in (user_id 'query' in OUT)")
+    p.add_argument(
+        "--query",
+        help="free text, e.g. 'space adventure for kids': the items relevant to it (BM25 and the encoder, fused) come first; "
+        "alone: ordered by the text with the model as a prior (user_id 'query' in OUT); with --users or --history: ordered by "
+        "each user's taste",
+    )
     p.add_argument("--k", type=int, default=10, help="list length, cut to the catalogue size (default: 10)")
     p.add_argument("--output", type=Path, required=True, help="CSV to write")
     p.add_argument("--candidates", type=Path, help="file with one item id per line: only these may be recommended")
@@ -78,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
         pipe = Pipeline.load(args.model_dir)
     candidates = _candidates(args.candidates, pipe) if args.candidates else None
     own = None  # the items of --history, never recommended back
-    if args.query is not None:
-        if not args.query.strip():
-            raise DataError("--query is empty")
+    if args.query is not None and not args.query.strip():
+        raise DataError("--query is empty")
+    if args.users is None and args.history is None and args.query is None:
+        raise DataError("give --users, --history or --query")
+    if args.query is not None and args.users is None and args.history is None:
         lists = pipe.recommend_query(args.query, k=args.k, candidates=candidates, **rr)
     elif args.history is not None:
         ids = [i.strip() for i in args.history.split(",") if i.strip()]
@@ -89,21 +96,31 @@ def run(args: argparse.Namespace) -> int:
         unknown = [i for i in ids if i not in pipe.items]
         if unknown:
             raise DataError(f"--history names items the model does not know: {_some(list(map(repr, unknown)))}")
-        lists = pipe.recommend_history(ids, k=args.k, candidates=candidates, **rr)
         own = pipe.items.indices(ids)
+        if args.query is None:
+            lists = pipe.recommend_history(ids, k=args.k, candidates=candidates, **rr)
+        else:
+            lists = _history_query(pipe, own, args.query, args.k, candidates, rr["exposure"])
     else:
         users = read_id_lines(args.users, "user", "user_id")
         with status(f"Recommending for {len(users):,} users"):
-            lists = pipe.recommend(users, k=args.k, candidates=candidates, **rr)
+            lists = pipe.recommend(users, k=args.k, candidates=candidates, query=args.query, **rr)
     atomic_write_text(args.output, _to_csv(lists, pipe.items.ids))
     k = pipe.max_k(args.k)
     notes = [f"wrote {_lists(len(lists.user_ids))} of up to {k} items to {args.output}"]
     if k < args.k:
         notes.append(f"--k {args.k:,} is more than the {k:,} items of the catalogue: lists hold at most {k:,}")
-    notes += _notes(lists, k, _available(lists, pipe, candidates, args.query is not None, own))
+    notes += _notes(lists, k, _available(lists, pipe, candidates, args.query is not None and args.users is None and own is None, own))
     for note in notes:
         console.print(note, markup=False, highlight=False)  # ids and paths are printed as they are
     return 0
+
+
+def _history_query(pipe: Pipeline, own: np.ndarray, query: str, k: int, candidates: np.ndarray | None, exposure: Exposure) -> UserLists:
+    from tailwise.pipeline import UserLists
+
+    res = pipe.query(query, k, candidates, exposure, history=own)
+    return UserLists(["history"], res.recs.items, res.recs.scores, np.array([False]), ("",), np.array([res.n_relevant]))
 
 
 def _available(lists: UserLists, pipe: Pipeline, candidates: np.ndarray | None, query: bool, own: np.ndarray | None) -> np.ndarray:
@@ -131,6 +148,18 @@ def _notes(lists: UserLists, k: int, available: np.ndarray) -> list[str]:
             by_reason.setdefault(why, []).append(user)
     for why, users in by_reason.items():
         notes.append(f"popularity fallback for {_lists(len(users))} ({why}): {_some(users)}")
+    if lists.relevant is not None:  # lists for a query: how many items match it
+        lengths = (lists.items >= 0).sum(axis=1)
+        none = [u for u, r, why in zip(lists.user_ids, lists.relevant, lists.fallback) if r == 0 and not why]
+        if none:
+            notes.append(f"the query matches no item's text, so {_lists(len(none))} follow taste alone: {_some(none)}")
+        few = [u for u, r, n in zip(lists.user_ids, lists.relevant, lengths) if 0 < r < n]
+        if few:
+            notes.append(f"{_lists(len(few))} {'starts' if len(few) == 1 else 'start'} with fewer than {k} items that match the query, "
+                         f"then items that do not: {_some(few)}")  # fmt: skip
+        full = [u for u, r, n in zip(lists.user_ids, lists.relevant, lengths) if r and r == n]
+        if full:
+            notes.append(f"every item of {_lists(len(full))} matches the query (BM25 and text embeddings): {_some(full)}")
     lengths = (lists.items >= 0).sum(axis=1)
     short = lengths < k
     explained = short & (lengths == available)

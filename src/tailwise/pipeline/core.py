@@ -32,21 +32,24 @@ from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
 from tailwise.models import Recommender
 from tailwise.pipeline import stages
 from tailwise.pipeline.directory import read_model_dir
+from tailwise.pipeline.query import (
+    NO_QUERY_MATCH,
+    QUERY_SEEDS,
+    QueryResult,
+    query_list,
+    user_query_lists,
+)
 from tailwise.ranking import Recommendations, history_row, mask_to, top_k
 from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
-from tailwise.text.index import TextIndex
+from tailwise.text.index import TextIndex, TextMatch
 from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
 
-#: a free-text query becomes a pseudo-history of this many items closest to it by text
-QUERY_SEEDS = 10
-
 #: why a list is the popularity fallback (:attr:`UserLists.fallback`)
 UNKNOWN_USER = "unknown user"
 EMPTY_HISTORY = "empty history"
-NO_QUERY_MATCH = "the query matches no item's text"
 COLD_HISTORY = "none of its items has training interactions, so the model scores every item alike"
 FLAT_SCORES = "the model scores every item alike for it"
 
@@ -57,7 +60,9 @@ class UserLists:
 
     `fallback` says, per user, why the list is the popularity fallback (one of
     :data:`UNKNOWN_USER`, :data:`EMPTY_HISTORY`, :data:`NO_QUERY_MATCH`, :data:`COLD_HISTORY`,
-    :data:`FLAT_SCORES`), or ``""`` where it is the model's own list.
+    :data:`FLAT_SCORES`), or ``""`` where it is the model's own list. `relevant` (lists for a
+    query only) says how many of each list's first items are relevant to the query (0: the
+    query matches no item; see :mod:`tailwise.pipeline.query`).
     """
 
     user_ids: list[str]
@@ -65,6 +70,7 @@ class UserLists:
     scores: np.ndarray  # float32 [n, k]
     known: np.ndarray  # bool [n]: the user id is a training user (False also for a history or query)
     fallback: tuple[str, ...]
+    relevant: np.ndarray | None = None  # int64 [n], lists for a query only
 
 
 @dataclass
@@ -192,9 +198,13 @@ class Pipeline:
         return COLD_HISTORY if not (self.popularity()[row.indices] > 0).any() else FLAT_SCORES
 
     # ------------------------------------------------------------------ by external ids
-    def recommend(self, user_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None) -> UserLists:
+    def recommend(
+        self, user_ids: list[str], k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None, query: str | None = None
+    ) -> UserLists:
         """Top-k (k cut to the catalogue size) for external user ids; training items are never
-        recommended back.
+        recommended back. With a `query`, each user gets the items relevant to it first, in
+        the order of the model's scores for that user (unknown users: the anonymous query
+        list; see :mod:`tailwise.pipeline.query`).
 
         Unknown users, and users the model scores every item alike for, get :meth:`fallback`
         (not re-ranked), labelled in :attr:`UserLists.fallback`. `exposure` chooses the
@@ -202,6 +212,10 @@ class Pipeline:
         """
         k = self.max_k(k)
         idx = self.users.indices(user_ids, missing=-1)
+        if query is not None:
+            items, scores, relevant = user_query_lists(self, idx, query, k, candidates, exposure)
+            why = tuple(NO_QUERY_MATCH if u < 0 and not r else "" for u, r in zip(idx.tolist(), relevant.tolist()))
+            return UserLists(list(map(str, user_ids)), items, scores, idx >= 0, why, relevant)
         known = idx >= 0
         items = np.full((len(user_ids), k), -1, dtype=np.int64)
         scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
@@ -228,16 +242,33 @@ class Pipeline:
         An empty history, or one the model scores every item alike for, gets the labelled
         popularity fallback (see :class:`UserLists`).
         """
-        recs, _, why = self._fold_in(self.items.indices(item_ids), None, k, candidates, exposure)
+        recs, why = self._fold_in(self.items.indices(item_ids), k, candidates, exposure)
         return UserLists(["history"], recs.items, recs.scores, np.array([False]), (why,))
 
     def recommend_query(
         self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None, seeds: int = QUERY_SEEDS
     ) -> UserLists:
-        """Top-k for a free-text query (see :meth:`fold_in`); a query that matches no item's
-        text gets the labelled popularity fallback."""
-        recs, _, why = self._fold_in(np.empty(0, np.int64), text, k, candidates, exposure, seeds)
-        return UserLists(["query"], recs.items, recs.scores, np.array([False]), (why,))
+        """Top-k for an anonymous free-text query: the relevant items first, the model's
+        fold-in of the query's best `seeds` relevant items only reordering them (see
+        :mod:`tailwise.pipeline.query`); a query that matches no item gets the labelled
+        popularity fallback."""
+        res = self.query(text, k, candidates, exposure, seeds=seeds)
+        why = "" if res.n_relevant else NO_QUERY_MATCH
+        return UserLists(["query"], res.recs.items, res.recs.scores, np.array([False]), (why,), np.array([res.n_relevant]))
+
+    def query(
+        self, text: str, k: int = 10, candidates: np.ndarray | None = None, exposure: Exposure | None = None,
+        user: int = -1, history: np.ndarray | None = None, seeds: int = QUERY_SEEDS,
+    ) -> QueryResult:  # fmt: skip
+        """One list for a free-text query (see :mod:`tailwise.pipeline.query`): anonymous, for
+        a training user (index `user`, its training row), or for an ad-hoc `history` (item
+        indices, added to the user's row when both are given); those items are not
+        recommended. `k` is cut to the catalogue size."""
+        row = self.history[[user]] if user >= 0 else history_row(np.empty(0, np.int64), len(self.items))
+        if history is not None and len(history):
+            row = history_row(np.union1d(row.indices, np.asarray(history, dtype=np.int64)), len(self.items))
+            user = -1
+        return query_list(self, self.text_match(text, candidates), user, row, self.max_k(k), candidates, exposure, seeds)
 
     def fold_in(
         self,
@@ -250,50 +281,46 @@ class Pipeline:
     ) -> tuple[Recommendations, np.ndarray]:
         """Top-k (one row) for an ad-hoc history (item indices) and/or a free-text query.
 
-        The query's `seeds` closest items by text (within `candidates`, with a similarity
-        above 0) join the history as a pseudo-history, which the model folds in. The history
-        items are never recommended; the query's seeds may be. `k` is cut to the catalogue
-        size. When the model cannot rank items for the pseudo-history (it is empty, or the
-        model scores every item alike for it) the list is :meth:`fallback`. Returns the lists
-        and the seeds.
+        With a query, the items relevant to it come first (see :mod:`tailwise.pipeline.query`):
+        ordered by the model's fold-in of the history when one is given, else by the text
+        ranking with the fold-in of the query's best `seeds` relevant items as a prior. The
+        history items are never recommended. Without a query, the model folds the history in;
+        when it cannot rank items for it (it is empty, or the model scores every item alike
+        for it) the list is :meth:`fallback`. `k` is cut to the catalogue size. Returns the
+        list and the query's seeds (for explanations).
         """
-        recs, found, _ = self._fold_in(history, query, k, candidates, exposure, seeds)
-        return recs, found
+        if query:
+            res = self.query(query, k, candidates, exposure, history=history, seeds=seeds)
+            return res.recs, res.seeds
+        recs, _ = self._fold_in(history, k, candidates, exposure)
+        return recs, np.empty(0, np.int64)
 
-    def _fold_in(self, history, query, k, candidates, exposure, seeds=QUERY_SEEDS) -> tuple[Recommendations, np.ndarray, str]:
-        """:meth:`fold_in`, plus why the list is the fallback (``""``: it is the model's)."""
+    def _fold_in(self, history, k, candidates, exposure) -> tuple[Recommendations, str]:
+        """:meth:`fold_in` without a query, plus why the list is the fallback (``""``: it is the model's)."""
         k = self.max_k(k)
         history = np.unique(np.asarray(history, dtype=np.int64))
-        found = self.query_seeds(query, candidates, seeds) if query else np.empty(0, np.int64)
-        row = history_row(np.union1d(history, found), len(self.items))
+        row = history_row(history, len(self.items))
         if not row.nnz:
-            return self._fallback_list(k, candidates, history), found, NO_QUERY_MATCH if query else EMPTY_HISTORY
-        allowed, exclude_seen = candidates, not len(found)  # the query's seeds may be recommended
-        if len(found) and len(history):  # the given items stay out even so
-            allowed = np.setdiff1d(np.arange(len(self.items)) if candidates is None else candidates, history)
-            if not len(allowed):
-                empty = Recommendations(np.full((1, k), -1, np.int64), np.full((1, k), -np.inf, np.float32))
-                return empty, found, ""
+            return self._fallback_list(k, candidates, history), EMPTY_HISTORY
         users = np.array([-1])
-        recs = self.run(users, row, k, allowed, exposure, exclude_seen=exclude_seen)
-        if self._flat(users, row, recs, allowed, exclude_seen, always=True)[0]:
-            return self._fallback_list(k, candidates, history), found, self._why_flat(row)
-        return recs, found, ""
+        recs = self.run(users, row, k, candidates, exposure)
+        if self._flat(users, row, recs, candidates, always=True)[0]:
+            return self._fallback_list(k, candidates, history), self._why_flat(row)
+        return recs, ""
 
     def _fallback_list(self, k: int, candidates: np.ndarray | None, exclude: np.ndarray) -> Recommendations:
         items, scores = self.fallback(k, candidates, exclude)
         return Recommendations(items[None, :], scores[None, :])
 
-    def query_seeds(self, query: str, candidates: np.ndarray | None = None, n: int = QUERY_SEEDS) -> np.ndarray:
-        """The `n` items (within `candidates`) whose text is closest to `query`, among those
-        with a similarity above 0 (none when the query matches no item's text)."""
-        sims = mask_to(self.text_index().scores(query)[None, :], candidates)
-        idx, val = top_k(sims, n)
-        return idx[0][(idx[0] >= 0) & (val[0] > 0)]
+    def text_match(self, query: str, candidates: np.ndarray | None = None) -> TextMatch:
+        """The fused BM25 + dense text ranking of `query` within `candidates` and its relevant
+        items (:meth:`TextIndex.match <tailwise.text.index.TextIndex.match>`)."""
+        return self.text_index().match(query, candidates)
 
     def text_index(self) -> TextIndex:
         """The catalogue's text embeddings by the model's text side (the default encoder for
-        models without one), built on first use and kept."""
+        models without one) and its BM25 index, built on first use, kept and grown with the
+        catalogue (:meth:`add_items`)."""
         if self._text is None:
             with self._build_lock:
                 if self._text is None:

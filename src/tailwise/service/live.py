@@ -22,8 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.data.popularity import tail_mask
-from tailwise.pipeline import Pipeline
-from tailwise.ranking import history_row, top_k
+from tailwise.pipeline import NO_QUERY_MATCH, Pipeline
+from tailwise.pipeline.query import QueryResult
+from tailwise.ranking import history_row
 from tailwise.rerank import Exposure
 from tailwise.service.explain import Relations, because, relations, short_title
 
@@ -175,11 +176,59 @@ class Snapshot:
 
     def for_history(self, history: np.ndarray, query: str | None, k: int, exposure: Exposure, candidates: np.ndarray | None = None) -> dict[str, Any]:
         """Top-k for an ad-hoc history (item indices) and/or a free-text query, by
-        :meth:`Pipeline.fold_in`: the query's closest items by text become a pseudo-history
-        next to the given items; the given items are never recommended back, the query's may be.
+        :meth:`Pipeline.fold_in` and :meth:`Pipeline.query`: the items relevant to the query
+        first, ordered by the history's taste (or, without one, by the text with the model as a
+        prior); the given items are never recommended back.
         """
-        recs, seeds = self.pipe.fold_in(history, query, k, candidates, exposure)
-        return self._answer(None, False, recs.items[0], recs.scores[0], np.unique(history), seeds)
+        history = np.unique(np.asarray(history, dtype=np.int64))
+        if not query:
+            recs, seeds = self.pipe.fold_in(history, None, k, candidates, exposure)
+            return self._answer(None, False, recs.items[0], recs.scores[0], history, seeds)
+        res = self.pipe.query(query, k, candidates, exposure, history=history)
+        return self._query_answer(None, False, res, history)
+
+    def for_user_query(
+        self, user_id: str, key: str, query: str | None, history: np.ndarray, k: int, exposure: Exposure, candidates: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """Top-k for a user, a free-text query and/or more items the user liked (`history`).
+
+        With a query, the items relevant to it come first, ordered by the user's taste
+        (training history plus feedback, as :meth:`for_user`, plus `history`); without one,
+        the model folds that whole history in. An unknown user without feedback counts as a
+        visitor (:meth:`for_history`, ``known: false``)."""
+        u = self.user_index(user_id, key)
+        extra = self.profiles.folded.get(key)
+        if u < 0 and extra is None:
+            return {**self.for_history(history, query, k, exposure, candidates), "user_id": user_id}
+        h = self.pipe.history
+        liked = h.indices[h.indptr[u] : h.indptr[u + 1]] if u >= 0 else np.empty(0, np.int64)
+        given = np.union1d(np.empty(0, np.int64) if extra is None else extra, history).astype(np.int64)
+        liked = np.union1d(liked, given).astype(np.int64)
+        if query is None:
+            recs, seeds = self.pipe.fold_in(liked, None, k, candidates, exposure)
+            return self._answer(user_id, True, recs.items[0], recs.scores[0], liked, seeds)
+        if len(given):
+            res = self.pipe.query(query, k, candidates, exposure, history=liked)
+        else:
+            res = self.pipe.query(query, k, candidates, exposure, user=u)
+        return self._query_answer(user_id, True, res, liked)
+
+    def _query_answer(self, user_id: str | None, known: bool, res: QueryResult, liked: np.ndarray) -> dict[str, Any]:
+        """A query list with its explanations: the query words each relevant item contains."""
+        items, scores = res.recs.items[0], res.recs.scores[0]
+        valid = items >= 0
+        out = self._answer(user_id, known, items, scores, liked, res.seeds)
+        rel = items[valid][: res.n_relevant]
+        words = self.pipe.text_index().matched_terms(res.match.query, rel)
+        for obj, found in zip(out["items"], words):
+            said = f"matches your text: {', '.join(found)}" if found else "matches your text by meaning"
+            why = obj["because"]
+            obj["because"] = said if why in ("matches your text", "fits your overall taste", "popular with everyone") else f"{said}; {why}"
+        note = None if res.n_relevant else NO_QUERY_MATCH
+        if res.n_relevant and res.n_relevant < int(valid.sum()):
+            note = f"only {res.n_relevant} items match the query; the rest follow"
+        out["query"] = {"relevant": res.n_relevant, "note": note}
+        return out
 
     def _answer(self, user_id: str | None, known: bool, items: np.ndarray, scores: np.ndarray, liked: np.ndarray, seeds: np.ndarray) -> dict[str, Any]:
         valid = items >= 0
@@ -202,19 +251,19 @@ class Snapshot:
         }  # fmt: skip
 
     def search(self, query: str, limit: int) -> dict[str, Any]:
-        """Items whose title contains the query (most interacted-with first), then the items
-        whose text is closest to it by the pipeline's text index."""
+        """Items whose title contains the query (most interacted-with first, score 1), then the
+        items relevant to it by the pipeline's fused BM25 + dense text ranking
+        (:meth:`Pipeline.text_match`, its fused score), then the rest of that ranking."""
         needle = query.casefold().strip()
         lowered = self._lower_titles()
         hits = np.flatnonzero(np.char.find(lowered, needle) >= 0) if needle else np.empty(0, np.int64)
         hits = hits[np.lexsort((hits, -self.counts[hits]))][:limit]
         scores = np.ones(len(hits), np.float32)
         if len(hits) < limit:
-            sims = np.array(self.pipe.text_index().scores(query), dtype=np.float32)
-            sims[hits] = -np.inf
-            more, val = top_k(sims[None, :], limit - len(hits))
-            keep = more[0] >= 0
-            hits, scores = np.concatenate([hits, more[0][keep]]), np.concatenate([scores, val[0][keep]])
+            match = self.pipe.text_match(query)
+            keep = ~np.isin(match.items, hits)
+            more, val = match.items[keep][: limit - len(hits)], match.scores[keep][: limit - len(hits)]
+            hits, scores = np.concatenate([hits, more]), np.concatenate([scores, val])
         items = []
         for i, s in zip(hits.tolist(), scores.tolist()):
             info = self.item_info(i)

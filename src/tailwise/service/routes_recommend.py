@@ -30,6 +30,7 @@ from tailwise.service.schemas import (
     RecommendResponse,
     RerankName,
     SimilarResponse,
+    is_blank,
 )
 from tailwise.service.state import RequestError, ServiceState, UnknownItemError
 
@@ -78,7 +79,11 @@ def router(state: ServiceState) -> APIRouter:
     @r.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
     def recommend_history(body: RecommendRequest) -> JSONResponse:
         """Top-k for an ad-hoc history (item ids) and/or a free-text query, without refitting;
-        only items of `candidates` (item ids) when given."""
+        only items of `candidates` (item ids) when given. With a query, the items relevant to
+        it come first (``query.relevant`` says how many), ordered by the taste of `user_id`
+        (a known user: training history plus feedback, joined by the given history) or of the
+        history, else by the text with the model as a prior; ``query.note`` says when no item
+        is relevant."""
         if body.k > s.max_k:
             raise RequestError(f"k must be at most {s.max_k}, not {body.k}")
         history = body.history or []
@@ -90,6 +95,9 @@ def router(state: ServiceState) -> APIRouter:
         idx = item_indices(live, history, "history")
         allowed = None if body.candidates is None else np.unique(item_indices(live, body.candidates, "candidates"))
         settings = exposure(body.rerank, body.tail_weight, s.n_candidates, body.seed)
+        if body.user_id is not None:
+            key = s.user_key(body.user_id)
+            return JSONResponse(live.for_user_query(body.user_id, key, None if is_blank(body.query) else body.query, idx, body.k, settings, allowed))
         return JSONResponse(live.for_history(idx, body.query, body.k, settings, allowed))
 
     @r.get("/similar/{item_id:path}", response_model=SimilarResponse, responses=ERRORS)

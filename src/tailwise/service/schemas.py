@@ -120,7 +120,8 @@ class RecommendRequest(BaseModel):
         {"required": ["query"], "properties": {"query": _NONBLANK}},
     ])  # fmt: skip
     history: list[Id] | None = Field(None, description="item ids the user liked (a new user, no refit)")
-    query: Text | None = Field(None, description="free text, e.g. 'space adventure for kids'")
+    query: Text | None = Field(None, description="free text, e.g. 'space adventure for kids': items relevant to it come first")
+    user_id: Id | None = Field(None, description="a known user whose taste (training history plus feedback, plus `history`) orders the list")
     k: Length = Field(10, description="list length (at most the service's max_k)")
     tail_weight: float = Field(0.0, ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description="re-ranker knob, 0 = off")
     rerank: RerankName = Field("xquad", description="re-ranker used when tail_weight > 0")
@@ -212,11 +213,19 @@ class RecItem(BaseModel):
     because: str
 
 
+class QueryMatch(BaseModel):
+    """How a list answers its free-text query."""
+
+    relevant: int = Field(description="how many of the first items are relevant to the query (0: none is)")
+    note: str | None = Field(None, description="why the list does not follow the query, when it does not")
+
+
 class RecommendResponse(BaseModel):
     user_id: str | None
     known: bool
     model: str
     items: list[RecItem]
+    query: QueryMatch | None = None
 
 
 class SimilarResponse(BaseModel):

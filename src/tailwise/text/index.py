@@ -1,15 +1,111 @@
-"""Item texts embedded once, for free-text queries: ``scores(query)`` is the cosine of every
-item's text with the query, by the same encoder (and cache) as the model's text side."""
+"""Item texts indexed once for free-text queries: dense (the encoder) and lexical (BM25), fused.
+
+:meth:`TextIndex.match` is the one text retrieval every query goes through (search, interests,
+the query side of recommendations). Two rankings of the catalogue:
+
+- **dense**: cosine of each item's text embedding with the query's embedding (the model's text
+  side: the same encoder and cache), its best :data:`DEPTH` items;
+- **lexical**: BM25 (:class:`~tailwise.text.lexical.BM25`) over the items that match the query
+  lexically (below), its best :data:`DEPTH`;
+
+fused by weighted reciprocal-rank fusion, ``sum over the two lists of weight / (RRF_K + rank)``
+(rank from 1; an item absent from a list gets nothing from it), the lexical list weighing
+:data:`LEXICAL_WEIGHT` against the dense list's 1. The constants were chosen on the tag queries of
+``bench/text_queries.py`` (docs/benchmarks.md, "Text queries: BM25 + dense").
+
+**Relevance.** An item is *relevant* to the query when the text gives evidence for it:
+
+- lexical: the query words it contains, leaving out common words (carried by more than 10% of
+  the items), carry at least :data:`MIN_COVERAGE` of the query's idf weight;
+- or dense: it is among the :data:`DENSE_RELEVANT` items closest to the query and its cosine is
+  at least :data:`MIN_COSINE` (unrelated text, e.g. "quarterly tax filing spreadsheet" against
+  films, stays below 0.2 with the default encoder; the paraphrases of ``bench/new_items.json``
+  reach 0.29-0.52 at their best item).
+
+Items with both kinds of evidence (*strong* matches) come first, then those with one, each tier
+in fused order; the relevant items are the first :data:`MAX_RELEVANT` of them. A query with none
+(no uncommon word of it occurs, and no item is close to it by meaning) matches nothing.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from tailwise.text.lexical import BM25
 from tailwise.text.side import TextSide
+
+#: how deep each ranking goes into the fusion
+DEPTH = 200
+#: the reciprocal-rank fusion constant
+RRF_K = 60
+#: the lexical ranking's weight in the fusion (the dense ranking's is 1)
+LEXICAL_WEIGHT = 0.5
+#: the share of the query's idf weight an item's words must carry to count as a lexical match
+MIN_COVERAGE = 0.5
+#: the least cosine of a dense match (below it an item is not relevant by meaning)
+MIN_COSINE = 0.22
+#: dense matches are among this many items closest to the query
+DENSE_RELEVANT = 20
+#: the most relevant items a query has (the fused ranking's head)
+MAX_RELEVANT = 50
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """The fused text ranking of one query.
+
+    `items` are the items either side ranks (within the whitelist), best first by the fused
+    score `scores` within each tier; the first `n_relevant` of them are the relevant ones, and the
+    first `n_strong` of those have both kinds of evidence (module docstring).
+    `terms` are the query's tokens.
+    """
+
+    query: str
+    items: np.ndarray  # int64
+    scores: np.ndarray  # float32, fused (reciprocal-rank) score
+    n_relevant: int
+    terms: tuple[str, ...]
+    n_strong: int = 0
+
+    @property
+    def strong(self) -> np.ndarray:
+        """The relevant items with both lexical and dense evidence (they come first), best first."""
+        return self.items[: self.n_strong]
+
+    @property
+    def relevant(self) -> np.ndarray:
+        """The relevant items, best first."""
+        return self.items[: self.n_relevant]
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest finite scores, best first (ties by index)."""
+    ok = np.flatnonzero(np.isfinite(scores))
+    if len(ok) > n:
+        ok = ok[np.argpartition(-scores[ok], n - 1)[:n]]
+    return ok[np.lexsort((ok, -scores[ok]))]
+
+
+def fuse(rankings: list[np.ndarray], n_items: int, rrf_k: int, weights: list[float] | None = None) -> np.ndarray:
+    """Weighted reciprocal-rank fusion of rankings (item indices, best first): each item's
+    ``sum weight / (rrf_k + rank)`` (float32, 0 for an item in no ranking).
+
+    >>> [round(float(x), 3) for x in fuse([np.array([2, 0]), np.array([0, 1])], 3, rrf_k=1)]
+    [0.833, 0.333, 0.5]
+    >>> [round(float(x), 3) for x in fuse([np.array([2, 0]), np.array([0, 1])], 3, rrf_k=1, weights=[1.0, 0.5])]
+    [0.583, 0.167, 0.5]
+    """
+    out = np.zeros(n_items, np.float32)
+    for ranked, w in zip(rankings, weights or [1.0] * len(rankings)):
+        out[ranked] += w / (rrf_k + np.arange(1, len(ranked) + 1, dtype=np.float32))
+    return out
 
 
 class TextIndex:
-    """The catalogue's text embeddings, grown (not rebuilt) when items are added or changed.
+    """The catalogue's text embeddings and BM25 index, grown (not rebuilt) when items are added
+    or changed.
 
     Parameters
     ----------
@@ -19,20 +115,49 @@ class TextIndex:
         Item texts, item ``i`` at position ``i``.
     """
 
-    def __init__(self, side: TextSide, texts: list[str], emb: np.ndarray | None = None) -> None:
+    def __init__(self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None) -> None:
         self.side = side
         self.emb = side.embed(list(texts)) if emb is None else emb
+        self.lexical = BM25(texts) if lexical is None else lexical
 
     def grown(self, texts: list[str], changed: np.ndarray) -> TextIndex:
-        """The index of a grown catalogue `texts`: only `changed` and new items are embedded."""
+        """The index of a grown catalogue `texts`: only `changed` and new items are embedded
+        and tokenised."""
         n_old = len(self.emb)
         redo = np.union1d(np.asarray(changed, dtype=np.int64), np.arange(n_old, len(texts)))
         emb = np.zeros((len(texts), self.emb.shape[1]), dtype=np.float32)
         emb[:n_old] = self.emb[: len(texts)]
         if len(redo):
             emb[redo] = self.side.embed([texts[i] for i in redo])
-        return TextIndex(self.side, texts, emb)
+        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed))
 
     def scores(self, query: str) -> np.ndarray:
-        """Cosine (float32) of every item's text with the query text."""
+        """Cosine (float32) of every item's text with the query text (the dense side alone)."""
         return (self.emb @ self.side.encode_queries([query])[0]).astype(np.float32)
+
+    def match(self, query: str, allowed: np.ndarray | None = None) -> TextMatch:
+        """The fused ranking of `query` over the catalogue (or the `allowed` items) and its
+        relevant head (see the module docstring)."""
+        n = len(self.emb)
+        mask = np.ones(n, dtype=bool) if allowed is None else np.isin(np.arange(n), allowed)
+        dense = np.where(mask, self.scores(query), -np.inf)
+        bm25, cover = self.lexical.scores(query)
+        bm25 = np.where(mask & (cover >= MIN_COVERAGE), bm25, -np.inf)
+        by_dense, by_words = _top(dense, DEPTH), _top(bm25, DEPTH)
+        fused = fuse([by_dense, by_words], n, RRF_K, [1.0, LEXICAL_WEIGHT])
+        items = np.union1d(by_dense, by_words)
+        items = items[np.lexsort((items, -fused[items]))]
+        close = np.zeros(n, dtype=bool)
+        close[by_dense[:DENSE_RELEVANT]] = True
+        by_words_ok = cover[items] >= MIN_COVERAGE
+        by_meaning_ok = close[items] & (dense[items] >= MIN_COSINE)
+        tier = by_words_ok.astype(np.int8) + by_meaning_ok.astype(np.int8)
+        order = np.lexsort((np.arange(len(items)), -tier))  # stable: fused order within a tier
+        items, tier = items[order], tier[order]
+        n_rel = int(min((tier > 0).sum(), MAX_RELEVANT))
+        n_strong = int(min((tier == 2).sum(), n_rel))
+        return TextMatch(query, items, fused[items], n_rel, tuple(self.lexical.query_terms(query)), n_strong)
+
+    def matched_terms(self, query: str, items: np.ndarray) -> list[list[str]]:
+        """The query words (BM25 tokens) each of `items` contains."""
+        return self.lexical.matched(query, np.asarray(items, dtype=np.int64))

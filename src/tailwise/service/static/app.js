@@ -168,6 +168,10 @@
     if (state.mode === "user" && data && data.known === false) {
       text += " This user is not in the training data, so these are the most popular items.";
     }
+    if (data && data.query) {
+      const n = data.query.relevant;
+      text += data.query.note ? ` ${data.query.note[0].toUpperCase()}${data.query.note.slice(1)}.` : ` All ${n} match your text.`;
+    }
     $("results-summary").textContent = text;
     $("tail-share-meter").value = items.length ? tail / items.length : 0;
     $("tail-share-meter").textContent = `${tail} of ${items.length}`;

@@ -1,0 +1,201 @@
+"""Text queries on ml-1m: BM25 alone, dense alone, their fusion, and the query path of lists.
+
+On a hybrid fitted on all of ml-1m (fitted into ``--model-dir`` once, then loaded):
+
+a. tag queries (``bench/queries.py``): NDCG@10 and precision@10 of BM25 alone, dense retrieval
+   alone (cosine with the query's embedding), the fused text ranking (``TextIndex.match``:
+   relevant items first) and the anonymous query path (``Pipeline.recommend_query``), with 95%
+   bootstrap intervals over queries and paired differences;
+b. known users with a tag query (two training users per query, seed 0, ``Pipeline.recommend``
+   with ``query=``): precision@10 against the anonymous one, and the mean Jaccard overlap of the
+   two users' top 10;
+c. new items (``bench/new_items.json``): all 34 added to a copy of the pipeline with
+   ``Pipeline.add_items`` (no refit); the share found in the top 10 of the anonymous query path
+   for their paraphrased query, and the share of the tag queries' top-10 slots they take;
+d. time per query list (anonymous), median and p99, against a history list of 10 items.
+
+``--sweep`` instead measures the anonymous query path's tag NDCG@10 and new-item hit@10 for each
+pair of the fusion's lexical weight and the prior's weight (how the defaults were chosen).
+
+    python bench/text_queries.py --model-dir DIR --cache DIR   # writes bench/results/text_queries.json
+    python bench/text_queries.py --model-dir DIR --cache DIR --sweep   # writes text_queries-sweep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+import queries as Q
+
+RESULTS = ROOT / "results"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def pipeline(model_dir: Path, cache: str):
+    from tailwise.data import load_movielens
+    from tailwise.models import Hybrid
+    from tailwise.pipeline import Pipeline
+
+    if not (model_dir / "manifest.json").exists():
+        log("fitting the hybrid on ml-1m")
+        Pipeline.fit(Hybrid(cache_dir=cache), load_movielens(Q.DATA / "ml-1m")).save(model_dir)
+    return Pipeline.load(model_dir)
+
+
+def as_scores(lists: list[np.ndarray], n: int) -> np.ndarray:
+    """Rows of ranked item lists as scores (higher = earlier) for :func:`queries.ranked_scores`."""
+    out = np.full((len(lists), n), -np.inf)
+    for r, items in enumerate(lists):
+        items = items[items >= 0]
+        out[r, items] = -np.arange(len(items), dtype=np.float64)
+    return out
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    return Q.summary(np.asarray(a) - np.asarray(b))
+
+
+def tag_queries(pipe) -> tuple[dict, dict]:
+    from tailwise.text.index import _top
+
+    qs = Q.tag_queries()
+    n = len(pipe.items)
+    at = {str(i): j for j, i in enumerate(pipe.items.ids.tolist())}
+    truth = Q.relevance([[at[str(m)] for m in q["relevant"]] for q in qs], n)
+    tags = [q["tag"] for q in qs]
+    ti = pipe.text_index()
+    ranked = {
+        "bm25": [_top(np.where((s := ti.lexical.scores(t)[0]) > 0, s, -np.inf), 10) for t in tags],
+        "dense": [_top(ti.scores(t), 10) for t in tags],
+        "fused text": [ti.match(t).items[:10] for t in tags],
+        "query path": [pipe.recommend_query(t, k=10).items[0] for t in tags],
+    }
+    per = {name: Q.ranked_scores(as_scores(lists, n), truth) for name, lists in ranked.items()}
+    out = {name: {m: Q.summary(v) for m, v in p.items()} for name, p in per.items()}
+    for name in ("bm25", "dense", "fused text"):
+        out["query path"][f"ndcg@10 - {name}"] = paired(per["query path"]["ndcg@10"], per[name]["ndcg@10"])
+    out["fused text"]["ndcg@10 - dense"] = paired(per["fused text"]["ndcg@10"], per["dense"]["ndcg@10"])
+    out["n_relevant"] = {t: ti.match(t).n_relevant for t in tags}
+    for name, r in out.items():
+        log(f"tag queries, {name}: {r if name != 'n_relevant' else ''}")
+    return out, {"tags": tags, "truth": truth, "anonymous": per["query path"]}
+
+
+def known_users(pipe, tags: list[str], truth, anonymous: dict) -> dict:
+    rng = np.random.default_rng(0)
+    n = len(pipe.items)
+    prec, jac = [], []
+    for q, tag in enumerate(tags):
+        users = rng.choice(len(pipe.users), size=2, replace=False)
+        lists = pipe.recommend([str(pipe.users.ids[u]) for u in users], k=10, query=tag)
+        p = Q.ranked_scores(as_scores(list(lists.items), n), truth[[q, q]])["precision@10"]
+        prec.append(p.mean())
+        a, b = (set(r[r >= 0].tolist()) for r in lists.items)
+        jac.append(len(a & b) / max(len(a | b), 1))
+    ratio = float(np.mean(prec) / max(anonymous["precision@10"].mean(), 1e-9))
+    out = {"precision@10": Q.summary(np.array(prec)), "anonymous precision@10": Q.summary(anonymous["precision@10"]),
+           "ratio": round(ratio, 3), "mean jaccard of two users' top 10": Q.summary(np.array(jac))}  # fmt: skip
+    log(f"known users: {out}")
+    return out
+
+
+def new_items(pipe, tags: list[str]) -> dict:
+    items = Q.new_items()
+    grown = copy.copy(pipe)
+    t0 = time.perf_counter()
+    grown.add_items([it["id"] for it in items], [it["text"] for it in items])
+    added_s = time.perf_counter() - t0
+    n_old = len(pipe.items)
+    ranks = []
+    for j, it in enumerate(items):
+        got = grown.recommend_query(it["query"], k=10).items[0].tolist()
+        ranks.append(got.index(n_old + j) + 1 if n_old + j in got else 11)
+    ranks = np.array(ranks)
+    slots = np.array([(grown.recommend_query(t, k=10).items[0] >= n_old).sum() for t in tags])
+    out = {
+        "n": len(items), "add_items_seconds": round(added_s, 2), "hit@10": Q.summary((ranks <= 10).astype(float)),
+        "ranks (11 = not in top 10)": dict(zip((it["id"] for it in items), ranks.tolist())),
+        "share of tag-query top-10 slots taken by new items": round(float(slots.sum() / (10 * len(tags))), 4),
+    }  # fmt: skip
+    log(f"new items: hit@10 {out['hit@10']}, tag slots {out['share of tag-query top-10 slots taken by new items']}")
+    return out
+
+
+def timing(pipe, tags: list[str]) -> dict:
+    hist = [str(i) for i in pipe.items.ids[:10]]
+    out = {}
+    for name, call in (("query", lambda t: pipe.recommend_query(t, k=10)), ("history", lambda t: pipe.recommend_history(hist, k=10))):
+        call(tags[0])
+        ms = []
+        for _ in range(3):
+            for t in tags:
+                t0 = time.perf_counter()
+                call(t)
+                ms.append(1000 * (time.perf_counter() - t0))
+        out[name] = {"median_ms": round(float(np.median(ms)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+    log(f"timing: {out}")
+    return out
+
+
+def sweep(pipe) -> list[dict]:
+    import tailwise.pipeline.query as PQ
+    import tailwise.text.index as TI
+
+    qs = Q.tag_queries()
+    n = len(pipe.items)
+    at = {str(i): j for j, i in enumerate(pipe.items.ids.tolist())}
+    truth = Q.relevance([[at[str(m)] for m in q["relevant"]] for q in qs], n)
+    items = Q.new_items()
+    grown = copy.copy(pipe)
+    grown.add_items([it["id"] for it in items], [it["text"] for it in items])
+    out = []
+    for lw in (0.25, 0.5, 1.0):
+        for pw in (0.0, 0.5, 1.0, 2.0, 4.0):
+            TI.LEXICAL_WEIGHT, PQ.PRIOR_WEIGHT = lw, pw
+            nd = Q.ranked_scores(as_scores([pipe.recommend_query(q["tag"], k=10).items[0] for q in qs], n), truth)["ndcg@10"]
+            hit = [n + j in grown.recommend_query(it["query"], k=10).items[0] for j, it in enumerate(items)]
+            out.append({"lexical_weight": lw, "prior_weight": pw, "tag_ndcg@10": round(float(nd.mean()), 4), "new_item_hit@10": round(float(np.mean(hit)), 4)})
+            log(str(out[-1]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model-dir", type=Path, required=True, help="the fitted ml-1m hybrid (fitted there when missing)")
+    ap.add_argument("--cache", required=True, help="encoder cache directory for the fit")
+    ap.add_argument("--sweep", action="store_true", help="the fusion and prior weights' sweep instead")
+    args = ap.parse_args()
+    from tailwise.text.side import keep_loaded
+
+    with keep_loaded():  # one loaded encoder for every query, as in the service
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    pipe = pipeline(args.model_dir, args.cache)
+    RESULTS.mkdir(exist_ok=True)
+    if args.sweep:
+        (RESULTS / "text_queries-sweep.json").write_text(json.dumps(sweep(pipe), indent=1) + "\n")
+        return
+    res: dict = {"catalogue": len(pipe.items)}
+    res["tag_queries"], ctx = tag_queries(pipe)
+    res["known_users"] = known_users(pipe, ctx["tags"], ctx["truth"], ctx["anonymous"])
+    res["new_items"] = new_items(pipe, ctx["tags"])
+    res["timing"] = timing(pipe, ctx["tags"])
+    (RESULTS / "text_queries.json").write_text(json.dumps(res, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

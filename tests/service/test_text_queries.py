@@ -1,0 +1,76 @@
+"""Text queries steer lists: relevant items first, the no-match flag, new items found at once, and
+known users' taste ordering the relevant items; in the pipeline and over HTTP."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from tailwise.pipeline import NO_QUERY_MATCH, Pipeline
+
+KNITTING = "Quantum Knitting (2031). A documentary about knitting sweaters for quantum physicists in Antarctica. Genres: Documentary."
+PARAPHRASE = "documentary about knitting sweaters for physicists in Antarctica"
+QUERIES = ["comedy about a heist", "space adventure for kids", "romantic drama in Paris", "animated film with toys"]
+
+
+@pytest.fixture(scope="module")
+def pipe(hybrid_dir) -> Pipeline:
+    return Pipeline.load(hybrid_dir)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("k", [5, 40])
+def test_no_irrelevant_item_comes_before_a_relevant_one(pipe, query, k):
+    res = pipe.query(query, k=k)
+    relevant = set(res.match.relevant.tolist())
+    items = res.recs.items[0][res.recs.items[0] >= 0]
+    assert res.n_relevant == min(k, len(relevant)) > 0
+    assert set(items[: res.n_relevant].tolist()) <= relevant
+    assert not set(items[res.n_relevant :].tolist()) & relevant  # every relevant item already came
+    scores = res.recs.scores[0][: len(items)]
+    assert (np.diff(scores) <= 0).all()
+
+
+def test_a_query_without_relevant_items_is_flagged(pipe, make_client, hybrid_dir):
+    lists = pipe.recommend_query("xqzvt blorp wmmf", k=5)
+    assert lists.relevant.tolist() == [0] and lists.fallback == (NO_QUERY_MATCH,)
+    assert (lists.items[0] >= 0).all()  # still a list: the most popular items
+    body = make_client(hybrid_dir).post("/recommend", json={"query": "xqzvt blorp wmmf", "k": 5}).json()
+    assert body["query"] == {"relevant": 0, "note": NO_QUERY_MATCH} and len(body["items"]) == 5
+
+
+def test_an_item_added_after_the_fit_is_found_by_a_paraphrase_at_once(pipe):
+    grown = copy.copy(pipe)
+    grown.text_index()  # built before the item comes, so it must grow
+    grown.add_items(["knit"], [KNITTING])
+    lists = grown.recommend_query(PARAPHRASE, k=10)
+    assert grown.items.index("knit") in lists.items[0].tolist()
+
+
+def test_an_item_added_over_http_is_found_and_explained_by_its_words(make_client, hybrid_dir):
+    c = make_client(hybrid_dir, warm_text=True)
+    assert c.post("/items", json={"items": [{"item_id": "knit", "text": KNITTING}]}).status_code == 200
+    body = c.post("/recommend", json={"query": PARAPHRASE, "k": 10}).json()
+    found = {it["item_id"]: it for it in body["items"]}
+    assert "knit" in found and body["query"]["relevant"] > 0
+    assert found["knit"]["because"].startswith("matches your text: ") and "knitting" in found["knit"]["because"]
+    assert "knit" in {it["item_id"] for it in c.get("/items", params={"q": "sweaters for physicists"}).json()["items"]}
+
+
+def test_known_users_get_the_relevant_items_in_their_own_order(pipe, make_client, hybrid_dir):
+    query = "comedy"
+    relevant = set(pipe.text_match(query).relevant.tolist())
+    lists = pipe.recommend(["1", "4"], k=10, query=query)
+    assert lists.known.all() and (lists.relevant == 10).all()
+    for row in lists.items:
+        assert set(row.tolist()) <= relevant
+    assert lists.items[0].tolist() != lists.items[1].tolist()
+    for u, row in zip(("1", "4"), lists.items):  # never an item of the user's training history
+        assert not set(row.tolist()) & set(pipe.history[pipe.users.index(u)].indices.tolist())
+    c = make_client(hybrid_dir)
+    over_http = [[it["item_id"] for it in c.post("/recommend", json={"query": query, "user_id": u, "k": 10}).json()["items"]] for u in ("1", "4")]
+    assert over_http == [[str(pipe.items.id(i)) for i in row] for row in lists.items]
+    with_more = c.post("/recommend", json={"user_id": "1", "history": [str(pipe.items.id(lists.items[0][0]))], "query": query}).json()
+    assert with_more["known"] and str(pipe.items.id(lists.items[0][0])) not in {it["item_id"] for it in with_more["items"]}

@@ -22,7 +22,7 @@ per request, texts from the catalogue with a per-run tag, so the embedding cache
 while the others run; the recommend and feedback clients then keep going (cycling their lists)
 until the upload is done, so every one of their requests overlaps it. The server must report all
 N items live, and the database must hold every acknowledged item.
-Writes ``bench/results/service_load-<catalog>-<R>r<F>f[-bulkN].json`` and prints a markdown table.
+Writes ``bench/results/service_load-<catalog or --label>-<R>r<F>f[-bulkN].json`` and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--catalog", choices=("ml-1m", "synthetic-1m"), default="ml-1m")
     ap.add_argument("--model-dir", type=Path, help="an existing model directory (default: build one)")
+    ap.add_argument("--label", help="the name of the catalogue in the results file (default: --catalog)")
     ap.add_argument("--recommend-clients", type=int, default=4)
     ap.add_argument("--feedback-clients", type=int, default=2)
     ap.add_argument("--recommend-requests", type=int, default=4000)
@@ -252,7 +253,7 @@ def main() -> None:
     durability = check_db(db, run["acked"], run["bulk_acked"])
     n_requests = len(run["recommend_ms"]) + len(run["feedback_ms"])
     out = {
-        "catalog": args.catalog, "users": len(ids["users"]), "items": len(ids["items"]),
+        "catalog": args.label or args.catalog, "users": len(ids["users"]), "items": len(ids["items"]),
         "authenticated": not args.no_auth, "recommend_clients": args.recommend_clients, "feedback_clients": args.feedback_clients,
         "k": args.k, "start_up_settle_s": settle_s, "cpus": os.cpu_count(), "load_average_after": os.getloadavg(),
         "wall_s": run["wall_s"], "throughput_rps": n_requests / run["wall_s"],
@@ -269,7 +270,7 @@ def main() -> None:
             "live_after": run["new_items_live"],
         }  # fmt: skip
     (ROOT / "results").mkdir(exist_ok=True)
-    name = f"service_load-{args.catalog}-{args.recommend_clients}r{args.feedback_clients}f{f'-bulk{len(bulk)}' if bulk else ''}.json"
+    name = f"service_load-{args.label or args.catalog}-{args.recommend_clients}r{args.feedback_clients}f{f'-bulk{len(bulk)}' if bulk else ''}.json"
     (ROOT / "results" / name).write_text(json.dumps(out, indent=2))
     print(json.dumps({k: v for k, v in out.items() if k != "latency_ms"}, indent=1))
     print("| request | n | req/s | p50 ms | p95 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|")

@@ -1,7 +1,11 @@
 """Every model's lists through the command line equal the lists of the code before the stages
 redesign (``tests/golden/lists-small.json``, written by that code with the same commands): no
 re-ranker and each re-ranker, a whitelist, a history, a free-text query, plus the tables of
-``tailwise evaluate`` and ``tailwise tradeoff``. See :mod:`tailwise.testing.golden`."""
+``tailwise evaluate`` and ``tailwise tradeoff``. See :mod:`tailwise.testing.golden`.
+
+The free-text query lists (``*/query/*``) were written again when text queries changed on
+purpose (BM25 and dense retrieval fused, relevant items first); every other list is still the
+pre-redesign run."""
 
 from __future__ import annotations
 

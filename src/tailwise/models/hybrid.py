@@ -219,6 +219,7 @@ class Hybrid(Recommender):
         p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence))
         w = (1 - self.alpha) * p if self.fusion == "gate" else np.full_like(p, 1 - self.alpha)
         a = self.adapter_
+        self._pop_cache = {}  # the counts may have changed
         q = a.item_factors_ * self._pop_scale(self.factor_norm)[:, None]
         scale = float(self.bias_scale_) if self.bias_scale_ > 0 else None  # kept from the fit
         self.fused_ = FusedVectors.build(q, a.item_vectors_, w, scale)
@@ -238,12 +239,20 @@ class Hybrid(Recommender):
         return self._need_fused().queries(self._cf_users(rows), self.adapter_.user_vectors(rows), rows)
 
     def _pop_scale(self, power: float) -> np.ndarray:
-        """``c_i^power`` per item, with counts below 1 (items without interactions) as 1."""
-        return (np.maximum(self.item_counts_, 1.0) ** power).astype(np.float32)
+        """``c_i^power`` per item, with counts below 1 (items without interactions) as 1;
+        kept until the items change (a request must not recompute a million powers)."""
+        cache = self.__dict__.get("_pop_cache", {})
+        key = (power, len(self.item_counts_))
+        value = cache.get(key)
+        if value is None:  # copy on write: requests in other threads keep reading the old dict
+            value = (np.maximum(self.item_counts_, 1.0) ** power).astype(np.float32)
+            self._pop_cache = {**{k: v for k, v in cache.items() if k[1] == key[1]}, key: value}
+        return value
 
     def _cf_users(self, rows: sp.csr_matrix) -> np.ndarray:
         """The factor backbone's user vectors ``x_u D^-n V diag(s / (s + lambda))``."""
-        scaled = sp.csr_matrix(rows @ sp.diags(self._pop_scale(-self.factor_norm)))
+        scale = self._pop_scale(-self.factor_norm)
+        scaled = sp.csr_matrix((rows.data * scale[rows.indices], rows.indices, rows.indptr), shape=rows.shape)
         return self.adapter_.user_vectors(scaled) * self.cf_filter_
 
     def item_factors(self) -> np.ndarray:

@@ -42,7 +42,9 @@ class TailSlots(Reranker):
     def slots(self, rows: sp.csr_matrix, k: int, tail: np.ndarray) -> np.ndarray:
         """How many of each user's k slots go to the tail: ``round(w * k * t_u)``, clipped."""
         hist = np.asarray(rows.sum(axis=1)).ravel()
-        t_u = np.asarray(rows[:, tail].sum(axis=1)).ravel() / np.maximum(hist, 1)
+        # the history's tail part, without indexing a million columns of `rows`
+        in_tail = sp.csr_matrix((rows.data * tail[rows.indices], rows.indices, rows.indptr), shape=rows.shape)
+        t_u = np.asarray(in_tail.sum(axis=1)).ravel() / np.maximum(hist, 1)
         return np.clip(np.rint(self.tail_weight * k * t_u), 1, k // 2).astype(int)
 
     def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:

@@ -206,6 +206,8 @@ def main() -> None:
                 "2000",
                 "--feedback-requests",
                 "500",
+                "--label",
+                f"scale-{spec['spec']['n_items']}",
             ]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

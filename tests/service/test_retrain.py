@@ -88,3 +88,6 @@ def test_retrain_above_the_memory_budget_changes_nothing(model_copy, ease_dir, t
     assert {p: p.read_bytes() for p in sorted(model.rglob("*")) if p.is_file()} == before
     assert main(["retrain", "--model-dir", str(model), "--db", str(db), "--memory-budget", "1G"]) == 0
     assert json.loads((model / "manifest.json").read_text())["memory_budget"] == 10**9
+    # without --memory-budget a retrain keeps the budget the model was fitted under
+    assert main(["retrain", "--model-dir", str(model), "--db", str(db)]) == 0
+    assert json.loads((model / "manifest.json").read_text())["memory_budget"] == 10**9

@@ -106,7 +106,8 @@ def add_memory_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--memory-budget", type=memory_budget, metavar="SIZE",
         help=f"memory a model's fit may use, e.g. 12G, 800MB, 512MiB or 75%% (default: {DEFAULT_BUDGET_HELP.replace('%', '%%')}); "
-        "EASE and item-kNN estimate their need and stop before starting above it",
+        "EASE and item-kNN estimate their need and stop before starting above it; the hybrid "
+        "takes its factor backbone instead of EASE",
     )  # fmt: skip
 
 

@@ -93,8 +93,10 @@ def retrain(
     """Refit the model of `model_dir` on its interactions plus the feedback in `db_path`.
 
     The new model directory is written to `output` (default: `model_dir` itself, replaced
-    atomically). `memory_budget` is the fit's (bytes; default a share of the machine's
-    memory): a fit above it raises :class:`~tailwise.errors.MemoryBudgetError` and nothing is
+    atomically). `memory_budget` is the fit's (bytes; default the budget the model was fitted
+    under, as its manifest records it, so that a retrain chooses as the first fit did, e.g.
+    the hybrid's backbone; for older directories a share of the machine's memory): a fit above
+    it raises :class:`~tailwise.errors.MemoryBudgetError` and nothing is
     written. Leftovers of an interrupted earlier write beside `model_dir` are cleaned up
     first (:func:`tailwise.artifacts.clean_leftovers`, which also puts the directory back when
     a killed write left only its old copy). Returns the fitted pipeline and the merge summary
@@ -111,6 +113,8 @@ def retrain(
         ds, summary = merged_dataset(pipe, store, settings)
     model = make_model(pipe.model.name, **pipe.model.get_params())
     t0 = time.perf_counter()
+    if memory_budget is None and isinstance(pipe.meta.get("memory_budget"), int):
+        memory_budget = pipe.meta["memory_budget"]
     new = Pipeline.fit(model, ds, memory_budget=memory_budget)
     summary["fit_seconds"] = round(time.perf_counter() - t0, 3)
     new.meta["feedback_through"] = summary["feedback_through"]

@@ -37,6 +37,7 @@ def load(name: str):
 
 
 def main() -> None:
+    from tailwise.cli.common import parse_params
     from tailwise.data.splits import cold_items, random_holdout
     from tailwise.eval.evaluator import EvalContext, evaluate_model
     from tailwise.models import MODELS, make_model
@@ -48,7 +49,7 @@ def main() -> None:
     ap.add_argument("--encoder", default="use")
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a hybrid parameter (repeatable)")
     args = ap.parse_args()
-    hybrid_params = dict(kv.split("=", 1) for kv in args.param)
+    hybrid_params = parse_params(args.param).get("*", {})  # the CLI's own --param parsing
     only = set(args.models.split(",")) if args.models else None
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as cache:
@@ -72,7 +73,7 @@ def main() -> None:
                     if "encoder" in params or "cache_dir" in params:
                         params["encoder"] = args.encoder
                     if m == "hybrid":
-                        params.update({k: _value(v) for k, v in hybrid_params.items()})
+                        params.update(hybrid_params)
                     row = evaluate_model(make_model(m, **params), ctx)
                     res[split_name].append({k: row.get(k) for k in ("model", *COLS)})
                     print(f"  {split_name:6s} {m:9s} ndcg={row['ndcg']:.4f} recall={row['recall']:.4f} tail={row['tail_recall']:.4f} fit={row['fit_s']:.2f}s", file=sys.stderr)
@@ -84,16 +85,6 @@ def main() -> None:
     suffix = "".join(f"-{k}={v}" for k, v in sorted(hybrid_params.items()))
     (ROOT / "results" / f"longtail{suffix}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
-
-
-def _value(text: str) -> object:
-    """A parameter value from the command line: a number where it reads as one."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 if __name__ == "__main__":

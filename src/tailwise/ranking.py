@@ -128,3 +128,47 @@ def merge_lists(
     scores = np.where(drop, -np.inf, scores).astype(np.float32)
     order = np.lexsort((np.where(drop, np.iinfo(np.int64).max, items), -scores), axis=1)
     return np.take_along_axis(items, order, axis=1), np.take_along_axis(scores, order, axis=1)
+
+
+def tail_slot_counts(rows: sp.csr_matrix, tail: np.ndarray, weight: float, k: int) -> np.ndarray:
+    """How many of each user's k slots go to the tail: ``round(weight * k * t_u)`` with ``t_u``
+    the tail share of the user's history, clipped to at least one slot and half the list
+    (the calibrated tail slots, after Steck 2018).
+
+    Examples
+    --------
+    >>> rows = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=np.float32))
+    >>> tail_slot_counts(rows, np.array([False, False, True, True]), 0.5, 10).tolist()
+    [1, 5]
+    """
+    hist = np.asarray(rows.sum(axis=1)).ravel()
+    # the history's tail part, without indexing a million columns of `rows`
+    in_tail = sp.csr_matrix((rows.data * tail[rows.indices], rows.indices, rows.indptr), shape=rows.shape)
+    t_u = np.asarray(in_tail.sum(axis=1)).ravel() / np.maximum(hist, 1)
+    return np.clip(np.rint(weight * k * t_u), 1, k // 2).astype(int)
+
+
+def tail_slot_positions(items: np.ndarray, scores: np.ndarray, valid: np.ndarray, is_tail: np.ndarray, slots: np.ndarray, k: int) -> np.ndarray:
+    """Positions (into each candidate row) of the k chosen items, ``-1`` padded: the top k,
+    except that a row holding fewer than ``slots`` tail items swaps its lowest-scored head
+    items for its best-scored tail candidates after the k-th; the list stays sorted by score.
+
+    Candidates must be sorted by score (ties: lower item first) and hold the top k overall.
+
+    Examples
+    --------
+    >>> items = np.array([[0, 1, 2, 3]]); scores = np.array([[4.0, 3.0, 2.0, 1.0]])
+    >>> tail_slot_positions(items, scores, items >= 0, items >= 2, np.array([1]), 2).tolist()
+    [[0, 2]]
+    """
+    pos = np.where(valid[:, :k], np.arange(k)[None, :], -1)
+    need = np.maximum(slots - is_tail[:, :k].sum(axis=1), 0)
+    for r in np.flatnonzero(need):
+        extra = [j for j in range(k, items.shape[1]) if is_tail[r, j]][: need[r]]
+        head_pos = [j for j in range(k) if valid[r, j] and not is_tail[r, j]]
+        drop = set(head_pos[len(head_pos) - len(extra) :])
+        chosen = [j for j in range(k) if valid[r, j] and j not in drop] + extra
+        chosen.sort(key=lambda j: (-scores[r, j], items[r, j]))
+        pos[r] = -1
+        pos[r, : len(chosen)] = chosen
+    return pos

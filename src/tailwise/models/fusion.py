@@ -28,14 +28,17 @@ import scipy.sparse as sp
 FLAT = 1e-5
 
 
-def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
+def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None, over: np.ndarray | None = None) -> np.ndarray:
     """Per-row standardisation over the items not in `rows` (the user's history).
 
     The history items are left out of the mean and deviation (they are never recommended and
     would skew both), but standardised like every other item. ``-inf`` stays ``-inf``. A row
     whose deviation is below ``1e-5`` of its mean (constant up to rounding) is only centred.
+    `over` (bool per item) restricts the mean and deviation to those items (all are scaled).
     """
     masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
+    if over is not None:
+        masked[:, ~over] = np.nan
     if rows is not None:
         r, c = rows.nonzero()
         masked[r, c] = np.nan
@@ -46,6 +49,31 @@ def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None) -> np.ndarray:
     flat = ~(std > FLAT * np.abs(mean))
     out = (scores - mean) / np.where(flat, 1.0, std)
     return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
+
+
+def tail_fusion(fused: np.ndarray, cf: np.ndarray, lm: np.ndarray, rows: sp.csr_matrix | None, tail: np.ndarray, mix: float) -> np.ndarray:
+    """Re-order the tail items of `fused` by their own fusion, keeping where they sit overall.
+
+    Over the catalogue a tail item's CF score is small next to a hit's, so a catalogue-wide
+    z-score compresses its CF side and the language side decides the tail's order alone. Here
+    both sides are standardised among the tail items only and mixed,
+    ``t = mix * z_T(cf) + (1 - mix) * z_T(lm)``; ``t`` is standardised again and mapped onto the
+    fused scores' own mean and deviation over the tail, so the tail keeps its place against the
+    head and only its inner order changes. Returns a new array.
+    """
+    if not tail.any():
+        return fused
+    t = mix * zscore(cf, rows, tail)[:, tail] + (1 - mix) * zscore(lm, rows, tail)[:, tail]
+    seen = sp.csr_matrix(rows)[:, tail] if rows is not None else None
+    t = zscore(t, seen)
+    part = np.where(np.isfinite(fused[:, tail]), fused[:, tail], np.nan)
+    if seen is not None:
+        part[seen.nonzero()] = np.nan
+    mean = np.nan_to_num(np.nanmean(part, axis=1, keepdims=True))
+    std = np.nan_to_num(np.nanstd(part, axis=1, keepdims=True))
+    out = fused.copy()
+    out[:, tail] = np.where(np.isfinite(t), mean + std * t, -np.inf)
+    return out.astype(np.float32)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:

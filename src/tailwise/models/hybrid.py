@@ -21,6 +21,13 @@ product too (:class:`tailwise.models.fusion.FusedVectors`) and a vector index re
 candidates of a large catalogue. ``"auto"`` (default) takes EASE when its fit fits in the memory
 budget and factors otherwise, and records why in ``fit_info_``.
 
+Inside the tail the gate's order is replaced by the tail's own fusion
+(:func:`~tailwise.models.fusion.tail_fusion`, EASE backbone): both sides standardised among the
+tail items, mixed by ``tail_mix``, and put back where the tail sat. ``alpha``, ``evidence``,
+``tail_mix`` and ``tail_share`` left at None (the default) are chosen in ``fit`` on a
+validation split carved from the training data (:mod:`tailwise.models.selftune`); the choice
+and its validation figures go to ``fit_info_`` and the manifest.
+
 The model scores; it does not shape lists. Its default exposure stage, which the pipeline
 applies when no other re-ranker is asked for, gives the long tail a share of each list that
 follows the user's own taste (:class:`tailwise.rerank.TailSlots`, calibration after Steck
@@ -40,10 +47,11 @@ from tailwise.data.dataset import Dataset
 from tailwise.models.adapter import Adapter, spectral_factors
 from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, ease_bytes, item_gram
-from tailwise.models.fusion import FusedVectors, ranks, zscore
+from tailwise.models.fusion import FusedVectors, ranks, tail_fusion, zscore
 from tailwise.models.memory import format_bytes
 from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
+from tailwise.models.selftune import GRID, KEEP, UNTUNED, SelfTuning
 from tailwise.models.state import StateCheck
 from tailwise.text.side import TextSide
 
@@ -67,21 +75,26 @@ def fused_dim(dim: int, n_items: int) -> int:
     return dim
 
 
-class Hybrid(Recommender):
+class Hybrid(SelfTuning, Recommender):
     """EASE fused with the text adapter, gated by evidence, with calibrated tail slots.
 
     Parameters
     ----------
-    l2 : float
-        EASE penalty (default 500).
+    l2 : float, optional
+        EASE penalty (None: chosen in fit from 50, 150, 500, 1500 by the EASE side's own
+        validation NDCG; 500 where nothing is tuned).
     fusion : {"gate", "blend", "rrf"}
         How the sides are combined (see the module docstring).
-    alpha : float
-        Weight of the language side for well-known items (default 0.4).
-    evidence : float
-        Interactions at which CF gets half its full weight (default 10).
-    tail_share : float
-        Calibrated tail slots, 0 = off (default 0.5).
+    alpha : float, optional
+        Weight of the language side for well-known items (None: chosen in fit).
+    evidence : float, optional
+        Interactions at which CF gets half its full weight (None: chosen in fit).
+    tail_share : float, optional
+        Calibrated tail slots, 0 = off (None: chosen in fit).
+    tail_mix : float, optional
+        CF's weight in the tail's own order (EASE backbone; None: chosen in fit).
+    keep_accuracy : float
+        Share of the best validation NDCG the chosen settings keep (default 0.99).
     head_share : float
         Share of items counted as head when deciding what is tail (default 0.2).
     backbone : {"auto", "ease", "factors"}
@@ -101,22 +114,24 @@ class Hybrid(Recommender):
 
     name = "hybrid"
     param_rules = rules(
-        l2=EASE.param_rules["l2"], fusion=OneOf(*FUSIONS), alpha=Real(0, 1),
-        evidence=Real(0, BIG, low_open=True), tail_share=Real(0, 1), head_share=Real(0, 1),
+        l2=Real(0, BIG, low_open=True, optional=True), fusion=OneOf(*FUSIONS), alpha=Real(0, 1, optional=True),
+        evidence=Real(0, BIG, low_open=True, optional=True), tail_share=Real(0, 1, optional=True),
+        tail_mix=Real(0, 1, optional=True), keep_accuracy=Real(0.5, 1), head_share=Real(0, 1),
         encoder=Text(), factors=Int(1, MAX_DIM), adapter_l2=Adapter.param_rules["l2"],
         max_tokens=Int(1), cache_dir=Text(optional=True), backbone=OneOf(*BACKBONES),
         factor_dim=Int(1, MAX_DIM), factor_norm=Real(0, 2), factor_l2=Real(0, BIG),
     )  # fmt: skip
-    _state_keys = ("item_counts_", "backbone_", "cf_filter_", "bias_scale_")
-    _optional_state = ("backbone_", "cf_filter_", "bias_scale_")
+    _state_keys = ("item_counts_", "backbone_", "cf_filter_", "bias_scale_", "settings_", "tail_")
+    _optional_state = ("backbone_", "cf_filter_", "bias_scale_", "settings_", "tail_")
+    _nan_allowed = ("settings_",)  # an older directory's tail_mix: the gate's own tail order
 
     def __init__(
         self,
-        l2: float = 500.0,
+        l2: float | None = None,
         fusion: str = "gate",
-        alpha: float = 0.4,
-        evidence: float = 10.0,
-        tail_share: float = 0.5,
+        alpha: float | None = None,
+        evidence: float | None = None,
+        tail_share: float | None = None,
         head_share: float = 0.2,
         encoder: str = "use",
         factors: int = 256,
@@ -127,6 +142,8 @@ class Hybrid(Recommender):
         factor_dim: int = 512,
         factor_norm: float = 0.25,
         factor_l2: float = 8.0,
+        tail_mix: float | None = None,
+        keep_accuracy: float = KEEP,
     ) -> None:
         self.l2 = l2
         self.fusion = fusion
@@ -143,9 +160,11 @@ class Hybrid(Recommender):
         self.factor_dim = factor_dim
         self.factor_norm = factor_norm
         self.factor_l2 = factor_l2
+        self.tail_mix = tail_mix
+        self.keep_accuracy = keep_accuracy
 
     def _parts(self) -> tuple[EASE, Adapter]:
-        ease = EASE(l2=self.l2)
+        ease = EASE(l2=self.l2_)
         adapter = Adapter(
             encoder=self.encoder, factors=self.factors, l2=self.adapter_l2,
             max_tokens=self.max_tokens, cache_dir=self.cache_dir,
@@ -161,6 +180,8 @@ class Hybrid(Recommender):
         if "backbone" not in getattr(self, "fit_info_", {}):  # fit() fills it through memory_estimate
             self.check_memory(dataset, getattr(self, "memory_budget_", None))
         self.backbone_ = str(self.fit_info_["backbone"])
+        self._settle(dataset, self.fusion == "gate")
+        ease.l2 = self.l2_  # chosen by the settling, or given
         if self.backbone_ == "ease":
             active, gram = item_gram(train)  # one Gram matrix for both sides
             adapter._fit(train, dataset, gram=(active, gram))  # reads it
@@ -216,8 +237,8 @@ class Hybrid(Recommender):
         if self.backbone_ != "factors" or self.fusion == "rrf":
             self.fused_ = None
             return
-        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence))
-        w = (1 - self.alpha) * p if self.fusion == "gate" else np.full_like(p, 1 - self.alpha)
+        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence_))
+        w = (1 - self.alpha_) * p if self.fusion == "gate" else np.full_like(p, 1 - self.alpha_)
         a = self.adapter_
         self._pop_cache = {}  # the counts may have changed
         q = a.item_factors_ * self._pop_scale(self.factor_norm)[:, None]
@@ -286,6 +307,8 @@ class Hybrid(Recommender):
             self.ease_ = ease
         self.adapter_ = adapter
         self.item_counts_ = np.concatenate([self.item_counts_, np.zeros(len(texts), np.float32)])
+        if len(getattr(self, "tail_", ())):
+            self.tail_ = np.concatenate([self.tail_, np.ones(len(texts), bool)])  # no evidence yet
         self.n_items_ = int(self.n_items_) + len(texts)
         self._fuse()
 
@@ -300,27 +323,31 @@ class Hybrid(Recommender):
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         if self.dot_product:
             return self.user_factors(users, rows) @ self.item_factors().T
-        lm = self.adapter_._score(users, rows)
-        if self.ease_ is None:  # factor backbone, rrf fusion
-            cf = self._cf_users(rows) @ (self.adapter_.item_factors_ * self._pop_scale(self.factor_norm)[:, None]).T
-        else:
-            cf = self.ease_._score(users, rows)
+        cf, lm = self._sides(users, rows)
         if self.fusion == "rrf":
             return (1.0 / (60.0 + ranks(cf)) + 1.0 / (60.0 + ranks(lm))).astype(np.float32)
         zc, zl = zscore(cf, rows), zscore(lm, rows)
         if self.fusion == "blend":
-            return (1 - self.alpha) * zc + self.alpha * zl
-        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence))
-        w = (1 - self.alpha) * p
-        return w * zc + (1 - w) * zl
+            return (1 - self.alpha_) * zc + self.alpha_ * zl
+        p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence_))
+        w = (1 - self.alpha_) * p
+        fused = w * zc + (1 - w) * zl
+        return tail_fusion(fused, cf, lm, rows, self.tail_, self.tail_mix_) if self._tail_order else fused
+
+    def _sides(self, users: np.ndarray, rows: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """The raw CF and language scores [users, items]."""
+        lm = self.adapter_._score(users, rows)
+        if self.ease_ is None:  # factor backbone
+            return self._cf_users(rows) @ (self.adapter_.item_factors_ * self._pop_scale(self.factor_norm)[:, None]).T, lm
+        return self.ease_._score(users, rows), lm
 
     # ------------------------------------------------------------------ what the stages read
     def default_exposure(self) -> dict[str, object] | None:
         """The calibrated tail slots (:class:`tailwise.rerank.TailSlots`) with ``tail_share`` as
         the knob, or None when ``tail_share`` is 0."""
-        if self.tail_share <= 0:
+        if self.tail_share_ <= 0:
             return None
-        return {"rerank": "tailslots", "tail_weight": self.tail_share, "head_share": self.head_share}
+        return {"rerank": "tailslots", "tail_weight": self.tail_share_, "head_share": self.head_share}
 
     def text_side(self, progress: bool = True) -> TextSide:
         return TextSide(self.encoder, self.max_tokens, self.cache_dir, progress)
@@ -363,6 +390,12 @@ class Hybrid(Recommender):
             self.cf_filter_ = np.zeros(0, np.float32)
         if "bias_scale_" not in state:
             self.bias_scale_ = 0.0
+        if "settings_" not in state:  # older directories: the given settings, the gate's tail order
+            self.settings_ = np.array([UNTUNED[n] if getattr(self, n) is None else getattr(self, n) for n in GRID], np.float64)
+            self.settings_[list(GRID).index("tail_mix")] = np.nan
+        if "tail_" not in state:
+            self.tail_ = np.zeros(0, bool)
+        self.tail_ = np.asarray(self.tail_, dtype=bool)
         if hasattr(self.adapter_, "item_vectors_") and hasattr(self, "item_counts_"):
             self._fuse()
         return self

@@ -51,14 +51,17 @@ class Rule:
 @dataclass(frozen=True)
 class Real(Rule):
     """A finite real number in ``[low, high]`` (ends excluded when `low_open` / `high_open`);
-    integers are accepted, booleans are not."""
+    integers are accepted, booleans are not; None too when `optional`."""
 
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    optional: bool = False
 
     def accepts(self, value: object) -> bool:
+        if value is None:
+            return self.optional
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
@@ -66,7 +69,7 @@ class Real(Rule):
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
     def describe(self) -> str:
-        return f"a finite number {_interval(self.low, self.high, self.low_open, self.high_open)}"
+        return f"a finite number {_interval(self.low, self.high, self.low_open, self.high_open)}" + (" or null" if self.optional else "")
 
 
 @dataclass(frozen=True)

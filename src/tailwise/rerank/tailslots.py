@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise.ranking import tail_slot_counts, tail_slot_positions
 from tailwise.rerank.base import RerankContext, Reranker
 
 
@@ -41,25 +42,11 @@ class TailSlots(Reranker):
 
     def slots(self, rows: sp.csr_matrix, k: int, tail: np.ndarray) -> np.ndarray:
         """How many of each user's k slots go to the tail: ``round(w * k * t_u)``, clipped."""
-        hist = np.asarray(rows.sum(axis=1)).ravel()
-        # the history's tail part, without indexing a million columns of `rows`
-        in_tail = sp.csr_matrix((rows.data * tail[rows.indices], rows.indices, rows.indptr), shape=rows.shape)
-        t_u = np.asarray(in_tail.sum(axis=1)).ravel() / np.maximum(hist, 1)
-        return np.clip(np.rint(self.tail_weight * k * t_u), 1, k // 2).astype(int)
+        return tail_slot_counts(rows, tail, self.tail_weight, k)
 
     def _rerank(self, items: np.ndarray, scores: np.ndarray, valid: np.ndarray, rows: sp.csr_matrix, k: int, ctx: RerankContext) -> np.ndarray:
         # candidates are sorted by score (ties: lower item first) and hold the top-k overall,
         # so the first k are the plain top-k and later tail candidates are the best tail items
-        pos = np.where(valid[:, :k], np.arange(k)[None, :], -1)
         tail = ctx.tail_for(self.head_share)
         is_tail = valid & tail[np.maximum(items, 0)]
-        need = np.maximum(self.slots(rows, k, tail) - is_tail[:, :k].sum(axis=1), 0)
-        for r in np.flatnonzero(need):
-            extra = [j for j in range(k, items.shape[1]) if is_tail[r, j]][: need[r]]
-            head_pos = [j for j in range(k) if valid[r, j] and not is_tail[r, j]]
-            drop = set(head_pos[len(head_pos) - len(extra) :])
-            chosen = [j for j in range(k) if valid[r, j] and j not in drop] + extra
-            chosen.sort(key=lambda j: (-scores[r, j], items[r, j]))
-            pos[r] = -1
-            pos[r, : len(chosen)] = chosen
-        return pos
+        return tail_slot_positions(items, scores, valid, is_tail, self.slots(rows, k, tail), k)

@@ -1,0 +1,269 @@
+"""The hybrid's self-tuning: its fusion and exposure settings chosen on a validation split.
+
+Four settings decide what the hybrid shows, and their best values differ by domain:
+``alpha`` and ``evidence`` (the gate, see :mod:`tailwise.models.hybrid`), ``tail_mix`` (how the
+tail's own order mixes CF and text, :func:`tailwise.models.fusion.tail_fusion`) and
+``tail_share`` (the strength of the default exposure stage, the calibrated tail slots). None of
+them changes a fitted weight, so one fit on the training data minus a validation split (a
+random :data:`VALIDATION_SHARE` of each user's interactions, :func:`validation_split`) and
+one scoring of the validation users are enough; every combination of :data:`GRID` is then a
+re-mix of those scores.
+
+The rule (:func:`choose`): the anchor is the validation NDCG@20 of the CF side alone (what the
+user would get from the behaviour model without text). Among the combinations whose
+validation NDCG@20 keeps at least ``keep`` (default :data:`KEEP`) of the anchor, take the one
+with the highest tail recall@20 (ties: the higher NDCG); when none does, the most accurate one.
+So the hybrid is as accurate as its CF side within about 1%, and whatever accuracy the text
+adds on top is spent on the long tail, as far as the tail's hit rate pays for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from tailwise.data.dataset import Dataset
+from tailwise.data.popularity import tail_mask
+from tailwise.data.splits import Split, random_holdout
+from tailwise.eval import metrics as M
+from tailwise.models.fusion import tail_fusion, zscore
+from tailwise.ranking import merge_lists, tail_slot_counts, tail_slot_positions, top_k
+
+logger = logging.getLogger(__name__)
+
+#: the settings the hybrid tunes, and the values it tries
+GRID: Mapping[str, tuple[float, ...]] = {
+    "alpha": (0.0, 0.2, 0.4, 0.6),
+    "evidence": (3.0, 10.0, 30.0),
+    "tail_mix": (0.25, 0.5, 0.75),
+    "tail_share": (0.0, 0.25, 0.5, 0.75, 1.0),
+}
+#: the settings used when tuning is off or not possible (the defaults before self-tuning)
+UNTUNED: Mapping[str, float] = {"alpha": 0.4, "evidence": 10.0, "tail_mix": 0.5, "tail_share": 0.5}
+#: EASE penalties the EASE backbone tries (from :data:`L2_START`, down while the EASE side's
+#: validation NDCG improves, else up)
+L2_GRID = (50.0, 150.0, 500.0, 1500.0)
+L2_START = 500.0
+#: EASE's penalty where it is not tuned
+L2_UNTUNED = 500.0
+#: above this many items with interactions, EASE is not refitted for other penalties
+L2_MAX_ITEMS = 30_000
+#: share of each user's training interactions held out for validation
+VALIDATION_SHARE = 0.2
+#: share of the CF side's own validation NDCG that the chosen settings must keep
+KEEP = 0.99
+#: list length the settings are judged at
+K = 20
+#: at most this many validation users, and at most this many user x item scores at once
+MAX_USERS = 3000
+MAX_CELLS = 60_000_000
+#: below this many validation users the split says too little: the untuned settings are used
+MIN_USERS = 200
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`choose` picked and the validation figures behind it."""
+
+    settings: dict[str, float]
+    ndcg: float
+    tail_recall: float
+    anchor: float
+    users: int
+    tried: int
+
+    def describe(self) -> str:
+        """One line for the terminal and the manifest."""
+        chosen = ", ".join(f"{k}={v:g}" for k, v in self.settings.items())
+        return (
+            f"{chosen} (validation on {self.users:,} users, {self.tried} settings tried: NDCG@{K} "
+            f"{self.ndcg:.4f}, {self.ndcg / self.anchor:.1%} of the CF side alone, {self.anchor:.4f}; tail recall@{K} {self.tail_recall:.4f})"
+        )
+
+
+def validation_split(dataset: Dataset, seed: int) -> Split:
+    """A random :data:`VALIDATION_SHARE` of each user's interactions held out (seeded)."""
+    return random_holdout(dataset, VALIDATION_SHARE, seed)
+
+
+def validation_users(train: sp.csr_matrix, truth: sp.csr_matrix, n_items: int, seed: int) -> np.ndarray:
+    """Users with both a training and a held-out interaction, at most :data:`MAX_USERS` and at
+    most :data:`MAX_CELLS` scores' worth, drawn at random (seeded); sorted."""
+    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(train.indptr) > 0))
+    cap = int(min(MAX_USERS, MAX_CELLS // max(n_items, 1)))
+    if len(users) > cap:
+        users = np.sort(np.random.default_rng(seed).choice(users, cap, replace=False))
+    return users
+
+
+def _plain_ndcg(cf: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix) -> float:
+    """Validation NDCG@K of ranking by `cf` alone (the history left out)."""
+    plain = np.array(cf, dtype=np.float32, copy=True)
+    plain[rows.nonzero()] = -np.inf
+    return float(np.mean(M.ndcg(top_k(plain, K)[0], truth, K)))
+
+
+def choose_l2(train: Dataset, users: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix, cf: np.ndarray) -> tuple[float, np.ndarray]:
+    """EASE's penalty from :data:`L2_GRID` by the EASE side's own validation NDCG@K: from
+    :data:`L2_START` (whose scores `cf` are given) down while it improves, else up one step.
+    Returns the penalty and its validation scores."""
+    from tailwise.models.ease import EASE
+
+    def fit(l2: float) -> np.ndarray:
+        return EASE(l2=l2).fit(train)._score(users, rows)
+
+    at = L2_GRID.index(L2_START)
+    best = (_plain_ndcg(cf, rows, truth), L2_START, cf)
+    for step in (-1, 1):
+        i = at + step
+        while 0 <= i < len(L2_GRID):
+            scores = fit(L2_GRID[i])
+            ndcg = _plain_ndcg(scores, rows, truth)
+            if ndcg <= best[0]:
+                break
+            best = (ndcg, L2_GRID[i], scores)
+            i += step
+        if best[1] != L2_START:  # it moved down: no need to look up
+            break
+    return best[1], best[2]
+
+
+def choose(
+    cf: np.ndarray,
+    lm: np.ndarray,
+    rows: sp.csr_matrix,
+    truth: sp.csr_matrix,
+    counts: np.ndarray,
+    tail: np.ndarray,
+    fixed: Mapping[str, float],
+    keep: float = KEEP,
+    tail_order: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Choice:
+    """The settings of :data:`GRID` (those in `fixed` held) that keep `keep` of the CF side's
+    validation NDCG@K with the highest tail recall@K (see the module docstring).
+
+    Parameters
+    ----------
+    cf, lm : ndarray [users, items]
+        The two sides' raw scores for the validation users.
+    rows, truth : csr_matrix [users, items]
+        Their training rows (never recommended) and held-out rows.
+    counts : ndarray [items]
+        Training interactions per item (the gate's evidence).
+    tail : ndarray of bool [items]
+        The tail, as the exposure stage and the metrics see it.
+    fixed : mapping
+        Settings the user gave; only the others are searched.
+    tail_order : bool
+        Whether the tail's own fusion applies (dense scores only; otherwise ``tail_mix`` is not
+        searched).
+    """
+    grid = {name: (fixed[name],) if name in fixed else values for name, values in GRID.items()}
+    if not tail_order:
+        grid["tail_mix"] = (grid["tail_mix"][0],)
+    zc, zl = zscore(cf, rows), zscore(lm, rows)
+    seen = rows.nonzero()
+    results: list[tuple[dict[str, float], float, float]] = []
+    mixes = list(itertools.product(grid["alpha"], grid["evidence"], grid["tail_mix"]))
+    for n, (alpha, evidence, mix) in enumerate(mixes):
+        w = ((1 - alpha) * counts / (counts + evidence)).astype(np.float32)
+        g = w * zc + (1 - w) * zl
+        if tail_order:
+            g = tail_fusion(g, cf, lm, rows, tail, mix)
+        g[seen] = -np.inf
+        items, scores = merge_lists(*top_k(g, K), *top_k(np.where(tail[None, :], g, -np.inf), K))
+        valid = items >= 0
+        is_tail = valid & tail[np.maximum(items, 0)]
+        for share in grid["tail_share"]:
+            if share > 0:
+                pos = tail_slot_positions(items, scores, valid, is_tail, tail_slot_counts(rows, tail, share, K), K)
+                recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
+            else:
+                recs = items[:, :K]
+            ndcg = float(np.mean(M.ndcg(recs, truth, K)))
+            tail_hits = M.tail_recall(recs, truth, tail, K)
+            tail_recall = float(np.nanmean(tail_hits)) if np.isfinite(tail_hits).any() else 0.0
+            settings = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": share}
+            results.append((settings, ndcg, tail_recall))
+        if progress is not None:
+            progress(n + 1, len(mixes))
+    anchor = _plain_ndcg(cf, rows, truth)
+    ok = [r for r in results if r[1] >= keep * anchor]
+    settings, ndcg, tail_recall = max(ok, key=lambda r: (r[2], r[1])) if ok else max(results, key=lambda r: (r[1], r[2]))
+    return Choice({k: float(v) for k, v in settings.items()}, ndcg, tail_recall, anchor, rows.shape[0], len(results))
+
+
+class SelfTuning:
+    """What the hybrid needs to choose its settings in ``fit`` and read them back: mixed into
+    :class:`tailwise.models.Hybrid` (which provides ``_sides``, ``item_counts_``, ``fusion``,
+    ``head_share``, ``keep_accuracy`` and the four settings as parameters)."""
+
+    def _settle(self, dataset: Dataset, tunable: bool) -> None:
+        """``settings_`` (alpha, evidence, tail_mix, tail_share): the given ones, the rest chosen
+        on a validation split (gate fusion only) or, where that is not possible, the untuned
+        defaults; ``tail_``, the tail the tail's own order works on."""
+        fixed = {name: float(getattr(self, name)) for name in GRID if getattr(self, name) is not None}
+        settings = {**UNTUNED, **fixed}
+        if len(fixed) == len(GRID):
+            self.fit_info_["settings"] = "as given"
+        elif not tunable:
+            self.fit_info_["settings"] = f"untuned ({self.fusion} fusion is not tuned)"
+        else:
+            choice = self._self_tune(dataset, fixed)
+            if choice is not None:
+                settings = choice.settings
+        self.settings_ = np.array([settings[name] for name in GRID], dtype=np.float64)
+        self.tail_ = tail_mask(np.asarray(dataset.item_counts), self.head_share)
+
+    def _self_tune(self, dataset: Dataset, fixed: dict[str, float]):
+        """Fit on the training data minus a validation split, score the validation users once
+        and choose the settings (:func:`tailwise.models.selftune.choose`)."""
+        split = validation_split(dataset, seed=0)
+        sub_train, truth = split.train.matrix(), split.test.matrix()
+        users = validation_users(sub_train, truth, dataset.n_items, seed=0)
+        if len(users) < MIN_USERS:
+            self.fit_info_["settings"] = f"untuned: {len(users)} validation users, fewer than {MIN_USERS}"
+            return None
+        logger.info("choosing the hybrid's settings on a validation split of %s users", f"{len(users):,}")
+        tune_l2 = self.backbone_ == "ease" and self.l2 is None and int((split.train.item_counts > 0).sum()) <= L2_MAX_ITEMS
+        sub = type(self)(**{**self.get_params(), **UNTUNED, "backbone": self.backbone_, "l2": L2_START if tune_l2 else self.l2_})
+        sub.fit(split.train, memory_budget=self.memory_budget_)
+        rows = sub_train[users]
+        cf, lm = sub._sides(users, rows)
+        if tune_l2:
+            self._l2_chosen, cf = choose_l2(split.train, users, rows, truth[users], cf)
+        tail = tail_mask(np.asarray(split.train.item_counts), self.head_share)
+        choice = choose(cf, lm, rows, truth[users], sub.item_counts_, tail, fixed, self.keep_accuracy, self.backbone_ == "ease")
+        self.fit_info_["settings"] = (f"l2={self.l2_:g}, " if tune_l2 else "") + choice.describe()
+        return choice
+
+    @property
+    def l2_(self) -> float:
+        """EASE's penalty in use: given, chosen in fit, or :data:`L2_UNTUNED`."""
+        chosen = getattr(self, "_l2_chosen", None)
+        return float(self.l2 if self.l2 is not None else chosen if chosen is not None else L2_UNTUNED)
+
+    def _setting(self, name: str) -> float:
+        settings = getattr(self, "settings_", None)
+        if settings is None or len(settings) == 0:  # not fitted, or an older directory
+            given = getattr(self, name)
+            return float(UNTUNED[name] if given is None else given)
+        return float(settings[list(GRID).index(name)])
+
+    alpha_ = property(lambda self: self._setting("alpha"), doc="alpha in use (given or chosen)")
+    evidence_ = property(lambda self: self._setting("evidence"), doc="evidence in use")
+    tail_share_ = property(lambda self: self._setting("tail_share"), doc="tail_share in use")
+    tail_mix_ = property(lambda self: self._setting("tail_mix"), doc="tail_mix in use (NaN: off)")
+
+    @property
+    def _tail_order(self) -> bool:
+        """Whether the tail's own order applies: EASE backbone, gate fusion, and a directory
+        recent enough to record it (older ones keep the gate's order)."""
+        return self.backbone_ == "ease" and self.fusion == "gate" and np.isfinite(self.tail_mix_) and len(getattr(self, "tail_", ())) > 0
+

@@ -1,0 +1,169 @@
+"""The hybrid's self-tuning (settings chosen on a validation split) and the tail's own order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tailwise.models import Hybrid
+from tailwise.models.fusion import tail_fusion, zscore
+from tailwise.models.selftune import GRID, K, choose
+from tailwise.testing.contract import random_dataset
+
+
+def _scores(n_users=60, n_items=50, seed=0):
+    rng = np.random.default_rng(seed)
+    cf = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    lm = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    rows = sp.csr_matrix((rng.random((n_users, n_items)) < 0.1).astype(np.float32))
+    return cf, lm, rows
+
+
+def test_tail_fusion_reorders_the_tail_only_and_keeps_its_place():
+    cf, lm, rows = _scores()
+    tail = np.zeros(cf.shape[1], bool)
+    tail[20:] = True
+    fused = 0.7 * zscore(cf, rows) + 0.3 * zscore(lm, rows)
+    out = tail_fusion(fused, cf, lm, rows, tail, 0.5)
+    np.testing.assert_array_equal(out[:, ~tail], fused[:, ~tail])  # the head is untouched
+    # the tail's order is the mix of both sides standardised among the tail items
+    mixed = 0.5 * zscore(cf, rows, tail) + 0.5 * zscore(lm, rows, tail)
+    for u in range(cf.shape[0]):
+        free = np.flatnonzero(tail & ~rows[u].toarray().ravel().astype(bool))
+        np.testing.assert_array_equal(np.argsort(-out[u, free], kind="stable"), np.argsort(-mixed[u, free], kind="stable"))
+        # and the tail keeps the fused scores' mean and deviation (over the items not seen)
+        np.testing.assert_allclose(out[u, free].mean(), fused[u, free].mean(), atol=1e-4)
+        np.testing.assert_allclose(out[u, free].std(), fused[u, free].std(), rtol=1e-3)
+
+
+def test_tail_mix_one_orders_the_tail_by_cf_alone():
+    cf, lm, rows = _scores(seed=1)
+    tail = np.arange(cf.shape[1]) % 2 == 0
+    out = tail_fusion(zscore(lm, rows), cf, lm, rows, tail, 1.0)
+    for u in range(5):
+        free = np.flatnonzero(tail & ~rows[u].toarray().ravel().astype(bool))
+        assert np.array_equal(np.argsort(-out[u, free]), np.argsort(-cf[u, free]))
+
+
+def _truth_in_tail(cf, rows, tail, seed=0):
+    """Held-out items: some of each user's best tail items by `lm`-like signal."""
+    rng = np.random.default_rng(seed)
+    truth = np.zeros(cf.shape, np.float32)
+    for u in range(cf.shape[0]):
+        truth[u, rng.choice(np.flatnonzero(~rows[u].toarray().ravel().astype(bool)), 3, replace=False)] = 1
+    return sp.csr_matrix(truth)
+
+
+def test_choose_keeps_the_accuracy_floor_and_honours_given_settings():
+    cf, lm, rows = _scores(n_users=80, n_items=60, seed=2)
+    counts = np.random.default_rng(2).integers(0, 40, cf.shape[1]).astype(np.float32)
+    tail = counts < np.quantile(counts, 0.8)
+    truth = _truth_in_tail(cf, rows, tail)
+    free = choose(cf, lm, rows, truth, counts, tail, {}, keep=0.9)
+    assert free.tried == np.prod([len(v) for v in GRID.values()])
+    assert free.ndcg >= 0.9 * free.anchor
+    held = choose(cf, lm, rows, truth, counts, tail, {"alpha": 0.2, "tail_share": 0.0}, keep=0.9)
+    assert held.settings["alpha"] == 0.2 and held.settings["tail_share"] == 0.0
+    assert held.tried == len(GRID["evidence"]) * len(GRID["tail_mix"])
+    # a stricter floor never buys more tail recall
+    strict = choose(cf, lm, rows, truth, counts, tail, {}, keep=1.0)
+    assert strict.tail_recall <= free.tail_recall + 1e-12
+
+
+def test_choose_spends_accuracy_on_the_tail_only_where_the_tail_is_hit():
+    """When the held-out items are tail items that only the language side ranks well, the
+    chosen settings lean on it; when they are the CF side's own top items, they do not."""
+    rng = np.random.default_rng(3)
+    n_users, n_items = 120, 80
+    counts = np.r_[np.full(16, 100.0), np.full(64, 2.0)].astype(np.float32)
+    tail = counts < 50
+    rows = sp.csr_matrix((n_users, n_items), dtype=np.float32)
+    cf = rng.normal(size=(n_users, n_items)).astype(np.float32) + 3 * ~tail  # CF favours the head
+    lm = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    truth = np.zeros((n_users, n_items), np.float32)
+    best_lm_tail = np.argsort(-np.where(tail, lm, -np.inf), axis=1)[:, :2]
+    np.put_along_axis(truth, best_lm_tail, 1, axis=1)
+    choice = choose(cf, lm, rows, sp.csr_matrix(truth), counts, tail, {}, keep=0.5)
+    assert choice.tail_recall > 0.5
+    assert choice.settings["tail_share"] > 0 or choice.settings["alpha"] > 0
+    head_truth = np.zeros((n_users, n_items), np.float32)
+    np.put_along_axis(head_truth, np.argsort(-cf, axis=1)[:, :2], 1, axis=1)
+    plain = choose(cf, lm, rows, sp.csr_matrix(head_truth), counts, tail, {}, keep=1.0)
+    assert plain.settings["tail_share"] == 0.0  # no slot is spent where the CF side's top items are the hits
+    assert plain.ndcg > 0.98
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_the_hybrid_chooses_its_settings_in_fit_and_keeps_them(tmp_path):
+    from tailwise.pipeline import Pipeline
+
+    ds = random_dataset(n_users=400, n_items=60, density=0.12, seed=4)
+    pipe = Pipeline.fit(Hybrid(l2=10.0, factors=8), ds)
+    model = pipe.model
+    info = model.fit_info()["settings"]
+    assert "validation on" in info and "settings tried" in info
+    chosen = {name: getattr(model, name + "_") for name in GRID}
+    for name, value in chosen.items():
+        assert value in GRID[name], (name, value)
+        assert getattr(model, name) is None  # the parameter stays "choose"; the choice is fitted state
+    assert pipe.meta["fit_info"]["settings"] == info  # into the manifest
+    pipe.save(tmp_path / "model")
+    back = Pipeline.load(tmp_path / "model")
+    assert {name: getattr(back.model, name + "_") for name in GRID} == chosen
+    users, x = np.arange(ds.n_users), ds.matrix()
+    np.testing.assert_allclose(back.model.score(users, x), model.score(users, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_given_settings_are_not_tuned_and_small_data_falls_back():
+    ds = random_dataset(n_users=400, n_items=60, density=0.12, seed=5)
+    given = {"alpha": 0.3, "evidence": 5.0, "tail_mix": 0.6, "tail_share": 0.2}
+    model = Hybrid(l2=10.0, factors=8, **given).fit(ds)
+    assert model.fit_info()["settings"] == "as given"
+    assert {name: getattr(model, name + "_") for name in GRID} == pytest.approx(given)
+    small = Hybrid(l2=10.0, factors=8).fit(random_dataset(n_users=40, n_items=30))
+    assert small.fit_info()["settings"].startswith("untuned: ")
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_an_older_directory_keeps_the_gates_tail_order():
+    """A model saved before self-tuning has no settings_: the given or old default settings and
+    the gate's own order in the tail, so its lists do not change under a new version."""
+    ds = random_dataset(n_users=60, n_items=40, density=0.2, seed=6)
+    model = Hybrid(l2=10.0, factors=8, tail_share=0.0).fit(ds)
+    state = {k: v for k, v in model.get_state().items() if k not in ("settings_", "tail_")}
+    old = Hybrid(l2=10.0, factors=8, tail_share=0.0)
+    old.n_items_, old.n_users_ = model.n_items_, model.n_users_
+    old.set_state(state)
+    assert np.isnan(old.tail_mix_) and old.alpha_ == 0.4 and old.evidence_ == 10.0
+    users, x = np.arange(ds.n_users), ds.matrix()
+    cf, lm = old._sides(users, x)
+    p = old.item_counts_ / (old.item_counts_ + 10.0)
+    w = 0.6 * p
+    np.testing.assert_allclose(old.score(users, x), w * zscore(cf, x) + (1 - w) * zscore(lm, x), rtol=1e-4, atol=1e-5)
+
+
+def test_k_is_the_documented_cutoff():
+    assert K == 20
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_the_ease_penalty_is_chosen_by_the_ease_sides_own_validation():
+    from tailwise.data.splits import random_holdout
+    from tailwise.models.ease import EASE
+    from tailwise.models.selftune import L2_GRID, L2_START, _plain_ndcg, choose_l2
+
+    ds = random_dataset(n_users=300, n_items=50, density=0.15, seed=7)
+    split = random_holdout(ds, 0.2, 0)
+    train, truth = split.train.matrix(), split.test.matrix()
+    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(train.indptr) > 0))
+    rows = train[users]
+    start = EASE(l2=L2_START).fit(split.train)._score(users, rows)
+    l2, scores = choose_l2(split.train, users, rows, truth[users], start)
+    assert l2 in L2_GRID
+    np.testing.assert_allclose(scores, EASE(l2=l2).fit(split.train)._score(users, rows), rtol=1e-5, atol=1e-6)
+    assert _plain_ndcg(scores, rows, truth[users]) >= _plain_ndcg(start, rows, truth[users])
+    model = Hybrid(factors=8).fit(ds)
+    assert model.fit_info()["settings"].startswith(f"l2={model.l2_:g}, ") and model.l2_ in L2_GRID
+    assert Hybrid(l2=7.0, factors=8).fit(ds).l2_ == 7.0  # a given penalty is held

@@ -161,14 +161,15 @@ def tail_slot_positions(items: np.ndarray, scores: np.ndarray, valid: np.ndarray
     >>> tail_slot_positions(items, scores, items >= 0, items >= 2, np.array([1]), 2).tolist()
     [[0, 2]]
     """
-    pos = np.where(valid[:, :k], np.arange(k)[None, :], -1)
-    need = np.maximum(slots - is_tail[:, :k].sum(axis=1), 0)
-    for r in np.flatnonzero(need):
-        extra = [j for j in range(k, items.shape[1]) if is_tail[r, j]][: need[r]]
-        head_pos = [j for j in range(k) if valid[r, j] and not is_tail[r, j]]
-        drop = set(head_pos[len(head_pos) - len(extra) :])
-        chosen = [j for j in range(k) if valid[r, j] and j not in drop] + extra
-        chosen.sort(key=lambda j: (-scores[r, j], items[r, j]))
-        pos[r] = -1
-        pos[r, : len(chosen)] = chosen
-    return pos
+    top_valid, top_tail = valid[:, :k], is_tail[:, :k]
+    top_head = top_valid & ~top_tail
+    later = is_tail[:, k:]
+    n_swap = np.minimum(np.maximum(slots - top_tail.sum(axis=1), 0), later.sum(axis=1))
+    n_swap = np.minimum(n_swap, top_head.sum(axis=1))[:, None]
+    from_end = np.cumsum(top_head[:, ::-1], axis=1)[:, ::-1]  # 1 = the lowest-scored head item
+    keep = np.zeros(items.shape, dtype=bool)
+    keep[:, :k] = top_valid & ~(top_head & (from_end <= n_swap))
+    keep[:, k:] = later & (np.cumsum(later, axis=1) <= n_swap)
+    # candidates are in score order, so the kept positions in order are the list in score order
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    return np.where(np.take_along_axis(keep, order, axis=1), order, -1)

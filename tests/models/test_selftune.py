@@ -167,3 +167,23 @@ def test_the_ease_penalty_is_chosen_by_the_ease_sides_own_validation():
     model = Hybrid(factors=8).fit(ds)
     assert model.fit_info()["settings"].startswith(f"l2={model.l2_:g}, ") and model.l2_ in L2_GRID
     assert Hybrid(l2=7.0, factors=8).fit(ds).l2_ == 7.0  # a given penalty is held
+
+
+def test_choose_scores_a_setting_as_the_hybrid_would():
+    """choose() re-mixes precomputed parts; its figures equal scoring with tail_fusion."""
+    from tailwise.eval import metrics as M
+    from tailwise.ranking import top_k
+
+    cf, lm, rows = _scores(n_users=70, n_items=60, seed=8)
+    counts = np.random.default_rng(8).integers(0, 30, cf.shape[1]).astype(np.float32)
+    tail = counts < np.quantile(counts, 0.7)
+    truth = _truth_in_tail(cf, rows, tail, seed=8)
+    for alpha, evidence, mix in [(0.2, 3.0, 0.25), (0.6, 30.0, 0.75)]:
+        fixed = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": 0.0}
+        got = choose(cf, lm, rows, truth, counts, tail, fixed, keep=0.0)
+        w = (1 - alpha) * counts / (counts + evidence)
+        g = tail_fusion(w * zscore(cf, rows) + (1 - w) * zscore(lm, rows), cf, lm, rows, tail, mix)
+        g[rows.nonzero()] = -np.inf
+        recs = top_k(g, K)[0]
+        assert got.ndcg == pytest.approx(float(np.mean(M.ndcg(recs, truth, K))), abs=1e-9)
+        assert got.tail_recall == pytest.approx(float(np.nanmean(M.tail_recall(recs, truth, tail, K))), abs=1e-9)

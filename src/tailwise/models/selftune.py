@@ -31,7 +31,7 @@ from tailwise.data.dataset import Dataset
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split, random_holdout
 from tailwise.eval import metrics as M
-from tailwise.models.fusion import tail_fusion, zscore
+from tailwise.models.fusion import zscore
 from tailwise.ranking import merge_lists, tail_slot_counts, tail_slot_positions, top_k
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ KEEP = 0.99
 K = 20
 #: at most this many validation users, and at most this many user x item scores at once
 MAX_USERS = 3000
-MAX_CELLS = 60_000_000
+MAX_CELLS = 30_000_000
 #: below this many validation users the split says too little: the untuned settings are used
 MIN_USERS = 200
 
@@ -133,6 +133,32 @@ def choose_l2(train: Dataset, users: np.ndarray, rows: sp.csr_matrix, truth: sp.
     return best[1], best[2]
 
 
+def _tail_top(cf, lm, rows, tail, seen, mix) -> tuple[np.ndarray, np.ndarray]:
+    """The top K tail items (indices into the tail) by the tail's own order
+    (:func:`~tailwise.models.fusion.tail_fusion`) and their standardised scores."""
+    seen_t = sp.csr_matrix(seen[:, tail])
+    t = zscore(mix * zscore(cf, rows, tail)[:, tail] + (1 - mix) * zscore(lm, rows, tail)[:, tail], seen_t)
+    t[seen[:, tail]] = -np.inf
+    return top_k(t, K)
+
+
+class _TailMoments:
+    """Each user's mean and deviation of the gate's fused scores over the tail items not seen,
+    for any gate weights, from sums computed once (what :func:`tail_fusion` maps onto)."""
+
+    def __init__(self, zc: np.ndarray, zl: np.ndarray, free: np.ndarray) -> None:
+        zc, zl = np.where(free, zc, 0).astype(np.float64), np.where(free, zl, 0).astype(np.float64)
+        self.zc, self.zl, self.n = zc, zl, np.maximum(free.sum(axis=1), 1)
+        self.cc, self.cl, self.ll = zc * zc, zc * zl, zl * zl
+
+    def of(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = w.astype(np.float64)
+        mean = (self.zc @ w + self.zl @ (1 - w)) / self.n
+        second = (self.cc @ (w * w) + 2 * self.cl @ (w * (1 - w)) + self.ll @ ((1 - w) ** 2)) / self.n
+        std = np.sqrt(np.maximum(second - mean**2, 0))
+        return mean[:, None], std[:, None]
+
+
 def choose(
     cf: np.ndarray,
     lm: np.ndarray,
@@ -167,32 +193,46 @@ def choose(
     grid = {name: (fixed[name],) if name in fixed else values for name, values in GRID.items()}
     if not tail_order:
         grid["tail_mix"] = (grid["tail_mix"][0],)
+    head, tail_idx = np.flatnonzero(~tail), np.flatnonzero(tail)
     zc, zl = zscore(cf, rows), zscore(lm, rows)
-    seen = rows.nonzero()
+    seen = rows.toarray() > 0
+    # the head's candidates come from the gate; the tail's, in its own order, are the same for
+    # every (alpha, evidence): only where the tail sits (its mean and deviation) changes
+    tail_tops = {mix: _tail_top(cf, lm, rows, tail, seen, mix) for mix in grid["tail_mix"]} if tail_order else {}
+    moments = _TailMoments(zc[:, tail], zl[:, tail], ~seen[:, tail]) if tail_order else None
     results: list[tuple[dict[str, float], float, float]] = []
-    mixes = list(itertools.product(grid["alpha"], grid["evidence"], grid["tail_mix"]))
-    for n, (alpha, evidence, mix) in enumerate(mixes):
+    pairs = list(itertools.product(grid["alpha"], grid["evidence"]))
+    for n, (alpha, evidence) in enumerate(pairs):
         w = ((1 - alpha) * counts / (counts + evidence)).astype(np.float32)
         g = w * zc + (1 - w) * zl
-        if tail_order:
-            g = tail_fusion(g, cf, lm, rows, tail, mix)
         g[seen] = -np.inf
-        items, scores = merge_lists(*top_k(g, K), *top_k(np.where(tail[None, :], g, -np.inf), K))
-        valid = items >= 0
-        is_tail = valid & tail[np.maximum(items, 0)]
-        for share in grid["tail_share"]:
-            if share > 0:
-                pos = tail_slot_positions(items, scores, valid, is_tail, tail_slot_counts(rows, tail, share, K), K)
-                recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
+        head_top = top_k(g[:, head], K)
+        head_top = (np.where(head_top[0] >= 0, head[np.maximum(head_top[0], 0)], -1), head_top[1])
+        mean, std = moments.of(w[tail]) if moments is not None else (None, None)
+        for mix in grid["tail_mix"]:
+            if tail_order:
+                idx, t = tail_tops[mix]
+                tail_top = (idx, np.where(idx >= 0, mean + std * t, -np.inf).astype(np.float32))
             else:
-                recs = items[:, :K]
-            ndcg = float(np.mean(M.ndcg(recs, truth, K)))
-            tail_hits = M.tail_recall(recs, truth, tail, K)
-            tail_recall = float(np.nanmean(tail_hits)) if np.isfinite(tail_hits).any() else 0.0
-            settings = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": share}
-            results.append((settings, ndcg, tail_recall))
+                idx, vals = top_k(g[:, tail], K)
+                tail_top = (idx, vals)
+            tail_top = (np.where(tail_top[0] >= 0, tail_idx[np.maximum(tail_top[0], 0)], -1), tail_top[1])
+            items, scores = merge_lists(*head_top, *tail_top)
+            valid = items >= 0
+            is_tail = valid & tail[np.maximum(items, 0)]
+            for share in grid["tail_share"]:
+                if share > 0:
+                    pos = tail_slot_positions(items, scores, valid, is_tail, tail_slot_counts(rows, tail, share, K), K)
+                    recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
+                else:
+                    recs = items[:, :K]
+                ndcg = float(np.mean(M.ndcg(recs, truth, K)))
+                tail_hits = M.tail_recall(recs, truth, tail, K)
+                tail_recall = float(np.nanmean(tail_hits)) if np.isfinite(tail_hits).any() else 0.0
+                settings = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": share}
+                results.append((settings, ndcg, tail_recall))
         if progress is not None:
-            progress(n + 1, len(mixes))
+            progress(n + 1, len(pairs))
     anchor = _plain_ndcg(cf, rows, truth)
     ok = [r for r in results if r[1] >= keep * anchor]
     settings, ndcg, tail_recall = max(ok, key=lambda r: (r[2], r[1])) if ok else max(results, key=lambda r: (r[1], r[2]))
@@ -224,6 +264,9 @@ class SelfTuning:
     def _self_tune(self, dataset: Dataset, fixed: dict[str, float]):
         """Fit on the training data minus a validation split, score the validation users once
         and choose the settings (:func:`tailwise.models.selftune.choose`)."""
+        if dataset.n_items * MIN_USERS > MAX_CELLS:  # too few users could be scored: do not split
+            self.fit_info_["settings"] = f"untuned: above {MAX_CELLS // MIN_USERS:,} items the validation users cannot be scored densely"
+            return None
         split = validation_split(dataset, seed=0)
         sub_train, truth = split.train.matrix(), split.test.matrix()
         users = validation_users(sub_train, truth, dataset.n_items, seed=0)

@@ -2,7 +2,7 @@
 
 :func:`tokenize` turns a text into lower-cased word tokens, language-neutrally: words are runs of
 Unicode letters and digits; Chinese and Japanese text (which has no spaces) is cut with ``jieba``
-when it is installed and into overlapping character bigrams otherwise. No stopword list: BM25's
+when it is installed (the ``zh`` extra) and into overlapping character bigrams otherwise. No stopword list: BM25's
 inverse document frequency gives a word carried by most items almost no weight.
 
 :class:`BM25` scores every item for a query with Lucene's BM25 (the variant ``bm25s`` uses by
@@ -68,8 +68,8 @@ def tokenize(text: str) -> list[str]:
     ['heist', 'comedy', 'ocean', 's', 'eleven', '2001']
     >>> tokenize("Amélie, Straße")
     ['amélie', 'strasse']
-    >>> tokenize("太空冒险 space")  # character bigrams without jieba
-    ['太空', '空冒', '冒险', 'space']
+    >>> tokenize("足球 space")  # a two-character word: the same with jieba and with bigrams
+    ['足球', 'space']
     """
     out: list[str] = []
     for word in _WORD.findall(text.casefold()):

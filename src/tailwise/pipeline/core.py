@@ -31,7 +31,7 @@ from tailwise.data.idmap import IdMap
 from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
 from tailwise.models import Recommender
 from tailwise.pipeline import stages
-from tailwise.pipeline.directory import read_model_dir
+from tailwise.pipeline.directory import LEXICAL, lexical_state, read_lexical, read_model_dir
 from tailwise.pipeline.query import (
     NO_QUERY_MATCH,
     QUERY_SEEDS,
@@ -43,6 +43,7 @@ from tailwise.ranking import Recommendations, history_row, mask_to, top_k
 from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
 from tailwise.text.index import TextIndex, TextMatch
+from tailwise.text.lexical import BM25
 from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class Pipeline:
     _rerank_ctx: RerankContext | None = field(default=None, init=False, repr=False, compare=False)
     _text: TextIndex | None = field(default=None, init=False, repr=False, compare=False)
     _popularity: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    #: the model directory this pipeline was loaded from (its saved BM25 index is read lazily)
+    _source: Path | None = field(default=None, init=False, repr=False, compare=False)
     #: serialises the lazy builds (text index, re-ranking context) between threads
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -325,7 +328,8 @@ class Pipeline:
             with self._build_lock:
                 if self._text is None:
                     side = self.model.text_side(progress=False) or TextSide(progress=False)
-                    self._text = TextIndex(side, self.item_text)
+                    saved = read_lexical(self._source, self.item_text) if self._source is not None else None
+                    self._text = TextIndex(side, self.item_text, lexical=saved)
         return self._text
 
     @property
@@ -392,13 +396,16 @@ class Pipeline:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory atomically (see :mod:`tailwise.artifacts`)."""
+        """Write the model directory atomically (see :mod:`tailwise.artifacts`), with the BM25
+        index of the item texts (built now when no query built it), so that the first text
+        query of a loaded pipeline does not tokenise the catalogue."""
         h = self.history
         manifest = {"model": self.model.name, "params": self.model.get_params(), **self.meta}
         arrays = {
             "model": self.model.get_state(),
             "ids": {"users": self.users.ids, "items": self.items.ids},
             "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
+            LEXICAL.removesuffix(".npz"): lexical_state(self._text.lexical if self._text is not None else BM25(self.item_text), self.item_text),
         }
         target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
         save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index
@@ -412,4 +419,6 @@ class Pipeline:
         a damaged directory is a :class:`~tailwise.errors.DataError` naming the file."""
         d = read_model_dir(directory)
         index = pipeline_index(d.model, directory)  # the saved ANN index, if any
-        return cls(d.model, d.users, d.items, d.history, d.item_text, d.meta, index=index)
+        pipe = cls(d.model, d.users, d.items, d.history, d.item_text, d.meta, index=index)
+        pipe._source = Path(directory)
+        return pipe

@@ -22,6 +22,7 @@ added item is found by the next query, without rebuilding anything.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -37,6 +38,11 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020
 
 #: a word carried by at most this many items is never common (:class:`BM25`'s `common`)
 MIN_COMMON = 5
+
+
+def tokenizer_name() -> str:
+    """How :func:`tokenize` cuts Chinese and Japanese here: ``"jieba"`` or ``"bigrams"``."""
+    return "jieba" if _jieba() is not None else "bigrams"
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +93,16 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def texts_digest(texts: Sequence[str]) -> str:
+    """A hex digest of the item texts in order: a saved index is used only for the texts it
+    was built from."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
 class BM25:
     """BM25 scores of item texts for a query (see the module docstring).
 
@@ -104,6 +120,7 @@ class BM25:
 
     def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75, common: float = 0.1) -> None:
         self.k1, self.b, self.common = float(k1), float(b), float(common)
+        self.tokenizer = tokenizer_name()
         self.vocab: dict[str, int] = {}
         counts = self._counts(texts, self.vocab)
         self._base = counts.tocsc()  # [n_fitted, V0] postings, column-wise
@@ -127,6 +144,61 @@ class BM25:
             shape=(len(indptr) - 1, len(vocab)),
         )
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The index as plain arrays (no pickle) for :meth:`from_state`: every item's current
+        counts in one column-wise matrix (added and changed items folded in), the vocabulary
+        as newline-separated UTF-8 (tokens never hold a newline), the settings and the
+        tokenizer the counts were made with."""
+        n, v = self.n_items, len(self.vocab)
+        base = self._base.tocsr()
+        base = sp.csr_matrix((base.data, base.indices, base.indptr), shape=(base.shape[0], v))
+        base = (sp.diags((~self._dead[: base.shape[0]]).astype(np.float32)) @ base).tocsr()
+        base.resize((n, v))
+        extra = sp.csr_matrix((self._extra.data, self._extra.indices, self._extra.indptr), shape=(len(self._extra_items), v))
+        put = sp.csr_matrix((np.ones(len(self._extra_items), np.float32), (self._extra_items, np.arange(len(self._extra_items)))), shape=(n, len(self._extra_items)))
+        full = (base + put @ extra).tocsc()
+        full.eliminate_zeros()
+        words = "\n".join(sorted(self.vocab, key=self.vocab.__getitem__)).encode("utf-8")
+        return {
+            "indptr": full.indptr.astype(np.int64), "indices": full.indices.astype(np.int32), "data": full.data.astype(np.float32),
+            "shape": np.asarray(full.shape, np.int64), "doc_len": self.doc_len, "vocab": np.frombuffer(words, np.uint8),
+            "settings": np.asarray([self.k1, self.b, self.common]), "tokenizer": np.asarray(self.tokenizer),
+        }  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> BM25:
+        """The index :meth:`state` wrote.
+
+        Raises
+        ------
+        ValueError
+            When the arrays are inconsistent (saying which), or were tokenised another way than
+            :func:`tokenize` cuts text here (jieba installed or removed since): the caller
+            rebuilds from the texts."""
+        missing = [k for k in ("indptr", "indices", "data", "shape", "doc_len", "vocab", "settings", "tokenizer") if k not in state]
+        if missing:
+            raise ValueError(f"the array {missing[0]!r} is missing")
+        if str(state["tokenizer"]) != tokenizer_name():
+            raise ValueError(f"tokenised with {state['tokenizer']}, but {tokenizer_name()} cuts text here")
+        n, v = (int(x) for x in state["shape"])
+        words = bytes(state["vocab"].astype(np.uint8)).decode("utf-8").split("\n") if v else []
+        indptr, indices = state["indptr"], state["indices"]
+        if len(words) != v or len(indptr) != v + 1 or len(state["doc_len"]) != n or indptr[-1] != len(indices) or len(indices) != len(state["data"]):
+            raise ValueError(f"the arrays do not fit together ({n} items, {v} words, {len(words)} in the vocabulary)")
+        if len(indices) and (indices.min() < 0 or indices.max() >= n or (np.diff(indptr) < 0).any()):
+            raise ValueError("the postings point outside the catalogue")
+        out = object.__new__(cls)
+        out.k1, out.b, out.common = (float(x) for x in state["settings"])
+        out.tokenizer = tokenizer_name()
+        out.vocab = {w: j for j, w in enumerate(words)}
+        out._base = sp.csc_matrix((state["data"], indices, indptr), shape=(n, v))
+        out._extra = sp.csr_matrix((0, v), dtype=np.float32)
+        out._extra_items = np.empty(0, np.int64)
+        out._dead = np.zeros(n, dtype=bool)
+        out.doc_len = np.asarray(state["doc_len"], np.float32)
+        out.df = np.diff(indptr).astype(np.int64)
+        return out
+
     @property
     def n_items(self) -> int:
         return len(self.doc_len)
@@ -144,6 +216,7 @@ class BM25:
         redo = np.union1d(changed, np.arange(self.n_items, len(texts)))
         out = object.__new__(BM25)
         out.k1, out.b, out.common, out.vocab = self.k1, self.b, self.common, dict(self.vocab)
+        out.tokenizer = self.tokenizer
         out._base = self._base
         rows = self._counts([texts[i] for i in redo], out.vocab)
         df = np.zeros(len(out.vocab), np.int64)

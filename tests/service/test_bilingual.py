@@ -101,3 +101,27 @@ def test_a_chinese_item_added_over_http_is_found_by_an_english_query(model_dir, 
         assert c.post("/items", json={"items": [{"item_id": "z99", "text": text}]}).status_code == 200
         got = [it["item_id"] for it in c.post("/recommend", json={"query": "a panda learns skiing in the snowy mountains", "k": 5}).json()["items"]]
         assert "z99" in got
+
+
+def test_a_large_catalogue_searches_the_text_embeddings_through_the_ann_index(model_dir, tmp_path, monkeypatch):
+    pytest.importorskip("faiss")
+    from tailwise.index import ANNIndex, retrieval
+
+    exact = Pipeline.load(model_dir)
+    monkeypatch.setattr(retrieval, "DEFAULT_THRESHOLD", 10)  # 36 items count as large here
+    pipe = Pipeline.load(model_dir)
+    assert isinstance(pipe.text_index().dense, ANNIndex)
+    for query in [*ACROSS, *SAME]:
+        a, b = pipe.text_match(query), exact.text_match(query)
+        assert a.items[:5].tolist() == b.items[:5].tolist() and a.n_relevant == b.n_relevant, query
+    pipe.add_items(["z99"], ["熊猫宝宝滑雪。动画片：一只熊猫宝宝第一次在雪山上学滑雪。"])
+    assert pipe.text_match("a panda learns skiing").items[0] == pipe.items.index("z99")  # the graph grew
+    pipe.save(tmp_path / "saved")
+    assert (tmp_path / "saved" / "text-index" / "manifest.json").is_file()
+
+    def no_build(*a, **k):
+        raise AssertionError("the text ANN index was built again")
+
+    monkeypatch.setattr(retrieval, "make_index", no_build)
+    again = Pipeline.load(tmp_path / "saved")
+    assert again.text_match("a panda learns skiing").items[0] == again.items.index("z99")

@@ -28,14 +28,15 @@ import scipy.sparse as sp
 from tailwise import artifacts
 from tailwise.data.dataset import Dataset
 from tailwise.data.idmap import IdMap
-from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
+from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index, save_text_vector_index
 from tailwise.models import Recommender
 from tailwise.pipeline import stages
-from tailwise.pipeline.directory import LEXICAL, lexical_state, read_lexical, read_model_dir
+from tailwise.pipeline.directory import LEXICAL, lexical_state, read_model_dir
 from tailwise.pipeline.query import (
     NO_QUERY_MATCH,
     QUERY_SEEDS,
     QueryResult,
+    build_text_index,
     query_list,
     user_query_lists,
 )
@@ -44,7 +45,6 @@ from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
 from tailwise.text.index import TextIndex, TextMatch
 from tailwise.text.lexical import BM25
-from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
 
@@ -321,15 +321,12 @@ class Pipeline:
         return self.text_index().match(query, candidates)
 
     def text_index(self) -> TextIndex:
-        """The catalogue's text embeddings by the model's text side (the default encoder for
-        models without one) and its BM25 index, built on first use, kept and grown with the
-        catalogue (:meth:`add_items`)."""
+        """The catalogue's text index (:func:`~tailwise.pipeline.query.build_text_index`), made
+        on first use, kept and grown with the catalogue (:meth:`add_items`)."""
         if self._text is None:
             with self._build_lock:
                 if self._text is None:
-                    side = self.model.text_side(progress=False) or TextSide(progress=False)
-                    saved = read_lexical(self._source, self.item_text) if self._source is not None else None
-                    self._text = TextIndex(side, self.item_text, lexical=saved)
+                    self._text = build_text_index(self)
         return self._text
 
     @property
@@ -409,6 +406,9 @@ class Pipeline:
         }
         target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
         save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index
+        if self._text is not None and self._text.dense is not None:  # the text embeddings' ANN index
+            self._text.dense.sync(self._text.emb)  # items added since the last query join it
+            save_text_vector_index(self._text.dense, target)
         return target
 
     @classmethod

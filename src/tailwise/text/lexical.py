@@ -278,30 +278,53 @@ class BM25:
         return list(dict.fromkeys(tokenize(query)))
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25 score, coverage) of every item for `query`, both float32.
+        """(BM25 score, coverage) of every item for `query`, both float32 (:meth:`matches`
+        spread over the catalogue: 0 for items holding no query word)."""
+        n = self.n_items
+        score, cover = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        items, s, c = self.matches(query)
+        score[items], cover[items] = s, c
+        return score, cover
+
+    def matches(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The items holding at least one word of `query` (ascending) with their BM25 score and
+        coverage (float32); costs the query words' postings, not the catalogue's size.
 
         Coverage is the share of the query's idf weight carried by the words the item contains,
         counting only words that are not common (at most the `common` share of the items carry
         them): 1 when the item holds every query word and none is common, 0 when it holds only
         common words. It tells a match on a rare word from a match on words most items carry."""
+        empty = np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32)
         terms = self.query_terms(query)
         n = self.n_items
         if not terms:
-            return np.zeros(n, np.float32), np.zeros(n, np.float32)
+            return empty
         idf = self.idf(terms)
         known = np.array([w in self.vocab for w in terms])
         cols = np.array([self.vocab[w] for w in terms if w in self.vocab], dtype=np.int64)
         if not len(cols):
-            return np.zeros(n, np.float32), np.zeros(n, np.float32)
+            return empty
         w_idf = idf[known]
         items, which, tf = self._postings(cols)
-        avg = float(self.doc_len.mean()) or 1.0
-        norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[items] / avg)
-        score = np.bincount(items, w_idf[which] * tf / (tf + norm), minlength=n).astype(np.float32)
+        norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[items] / self._avg_len())
         df = self.df[cols]
         rare = np.where(df <= max(self.common * n, MIN_COMMON), w_idf, 0.0)
-        cover = np.bincount(items, rare[which], minlength=n) / max(float(idf.sum()), 1e-9)
-        return score, cover.astype(np.float32)
+        gain, carried = w_idf[which] * tf / (tf + norm), rare[which]
+        if len(items) > n // 8:  # long posting lists: counting over the catalogue beats sorting
+            score = np.bincount(items, gain, minlength=n)
+            hit = np.flatnonzero(score)  # every posting adds a positive amount (idf > 0)
+            score, cover = score[hit], np.bincount(items, carried, minlength=n)[hit]
+        else:
+            hit, at = np.unique(items, return_inverse=True)
+            score, cover = np.bincount(at, gain, minlength=len(hit)), np.bincount(at, carried, minlength=len(hit))
+        return hit, score.astype(np.float32), (cover / max(float(idf.sum()), 1e-9)).astype(np.float32)
+
+    def _avg_len(self) -> float:
+        """The mean item length in words, computed once per state of the index."""
+        cached = self.__dict__.get("_avg")
+        if cached is None or cached[0] is not self.doc_len:
+            cached = self.__dict__["_avg"] = (self.doc_len, float(self.doc_len.mean()) or 1.0)
+        return cached[1]
 
     def matched(self, query: str, items: np.ndarray) -> list[list[str]]:
         """The query words each of `items` contains, in query order."""

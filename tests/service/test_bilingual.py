@@ -125,3 +125,30 @@ def test_a_large_catalogue_searches_the_text_embeddings_through_the_ann_index(mo
     monkeypatch.setattr(retrieval, "make_index", no_build)
     again = Pipeline.load(tmp_path / "saved")
     assert again.text_match("a panda learns skiing").items[0] == again.items.index("z99")
+
+
+def test_the_web_page_finds_items_across_languages(model_dir, server):
+    """The page's Interests box and search box go through the same text path: a Chinese interest
+    lists the English documentary about sharks and whales, an English search finds the Chinese
+    kung-fu panda film first."""
+    import re
+
+    from tailwise.testing.browser import browser_page
+
+    site = server(model_dir).url
+    with browser_page() as page:
+        from playwright.sync_api import expect
+
+        page.goto(f"{site}/")
+        page.get_by_label("Interests").fill("关于鲨鱼和鲸鱼的纪录片")
+        page.get_by_role("button", name="Recommend for these interests").click()
+        expect(page.locator("#results-summary")).to_have_text(re.compile(r"items for your interests"), timeout=30_000)
+        expect(page.locator("#results")).to_have_attribute("aria-busy", "false")
+        shown = page.locator("#results > li")
+        ids = [shown.nth(i).get_attribute("data-item-id") for i in range(shown.count())]
+        assert "e04" in ids[:5], ids
+        assert "Deep Blue Hunters" in page.locator('#results > li[data-item-id="e04"] .title').inner_text()
+        page.get_by_label("Find items by text").fill("a panda learning kung fu")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#search-results > li").first).to_have_attribute("data-item-id", "z01", timeout=30_000)
+        assert "熊猫功夫学校" in page.locator("#search-results > li").first.locator(".title").inner_text()

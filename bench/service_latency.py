@@ -12,7 +12,8 @@ database), warms it up, then times sequential requests from one client (``httpx`
 - ``GET /recommend`` for users with folded-in feedback (each had 3 events posted first);
 - ``POST /recommend`` with a 5-item history, and with a free-text query;
 - the cost of a query, in pairs of the same request without and with one (the 57 tag queries
-  of ``bench/tag_queries.json`` in turn): a training user, and a 5-item history;
+  of ``bench/tag_queries.json`` in turn): a training user (``GET /recommend`` against ``POST
+  /recommend`` with ``user_id`` and ``query``), and a 5-item history;
 - ``GET /similar/{item}``; ``POST /feedback`` with one event (SQLite commit, synchronous=FULL).
 
 Also times the same user recommendations in process (``Snapshot.for_user``, no HTTP) to split
@@ -158,7 +159,6 @@ def main() -> None:
                 "GET /recommend (user with feedback)": lambda i: ("GET", "/recommend", {"params": {"user_id": fed[i], "k": 10}}),
                 "POST /recommend (5-item history)": lambda i: ("POST", "/recommend", {"json": {"history": [items[(i * 5 + j) % len(items)] for j in range(5)], "k": 10}}),
                 "POST /recommend (free-text query)": lambda i: ("POST", "/recommend", {"json": {"query": f"space adventure {i}", "k": 10}}),
-                "POST /recommend (training user)": lambda i: ("POST", "/recommend", {"json": {"user_id": users[i], "k": 10}}),
                 "POST /recommend (training user + tag query)": lambda i: ("POST", "/recommend", {"json": {"user_id": users[i], "query": tags[i % len(tags)], "k": 10}}),
                 "POST /recommend (5-item history + tag query)": lambda i: ("POST", "/recommend", {"json": {"history": [items[(i * 5 + j) % len(items)] for j in range(5)], "query": tags[i % len(tags)], "k": 10}}),
                 "GET /similar/{item}": lambda i: ("GET", f"/similar/{items[i % len(items)]}", {"params": {"k": 10}}),

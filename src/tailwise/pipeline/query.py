@@ -113,8 +113,11 @@ def query_list(
             order = rel[np.lexsort((np.arange(len(rel)), -blend[rel], ~strong))]
             cands = Recommendations(order[None, :], blend[order][None, :])
             head = pipe.rerank(cands, taste, min(k, len(order)), exposure).items[0]
-        else:  # the strong matches first, each tier in the user's order
-            parts = [pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0] for tier in (rel[strong], rel[~strong]) if len(tier)]
+        else:  # the strong matches first, each tier in the user's order (a tier past k is not scored)
+            parts: list[np.ndarray] = []
+            for tier in (rel[strong], rel[~strong]):
+                if len(tier) and sum(map(len, parts)) < k:
+                    parts.append(pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0])
             head = np.concatenate(parts)[:k]
         head = head[head >= 0]
     items, scores = head, _scored(head, True)

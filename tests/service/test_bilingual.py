@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tailwise.cli.main import main
 from tailwise.pipeline import Pipeline
 from tailwise.text import lexical
 from tailwise.text.index import MIN_COVERAGE
+
+httpx = pytest.importorskip("httpx")
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bilingual"
 
@@ -48,7 +49,7 @@ def pipe(model_dir) -> Pipeline:
 
 
 def test_the_catalogue_is_bilingual():
-    rows = list(csv.DictReader(open(DATA / "items.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((DATA / "items.csv").read_text(encoding="utf-8").splitlines()))
     zh = [r for r in rows if any("\u4e00" <= ch <= "\u9fff" for ch in r["description"])]
     assert len(rows) == 36 and len(zh) == 18 and all(r["item_id"].startswith("z") for r in zh)
 
@@ -75,7 +76,7 @@ def test_cli_query_in_either_language(model_dir, tmp_path):
     for n, (query, want) in enumerate({**ACROSS, **SAME}.items()):
         out = tmp_path / f"q{n}.csv"
         assert main(["recommend", "--model-dir", str(model_dir), "--query", query, "--k", "5", "--output", str(out)]) == 0
-        got = [r["item_id"] for r in csv.DictReader(open(out, encoding="utf-8"))]
+        got = [r["item_id"] for r in csv.DictReader(out.read_text(encoding="utf-8").splitlines())]
         assert len(got) == 5 and want in got, (query, got)
 
 

@@ -104,5 +104,20 @@ def test_a_saved_bm25_index_of_other_texts_is_not_used(pipe, tmp_path):
     (tmp_path / "b" / "lexical.npz").write_bytes((tmp_path / "a" / "lexical.npz").read_bytes())  # one item too many
     again = Pipeline.load(tmp_path / "b")
     assert again.text_index().lexical.n_items == len(pipe.items)
+    assert again.text_match("knitting sweaters").items.tolist() == pipe.text_match("knitting sweaters").items.tolist()
     loaded = Pipeline.load(tmp_path / "a")  # the grown catalogue's own index, the added item included
+    assert loaded.items.index("knit") in loaded.text_match("knitting sweaters").relevant
+
+
+def test_items_added_before_the_first_query_grow_the_saved_bm25_index(pipe, hybrid_dir, monkeypatch):
+    from tailwise.text import lexical
+
+    loaded = Pipeline.load(hybrid_dir)
+    loaded.add_items(["knit"], [KNITTING])  # before any query: the text index is made afterwards
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the BM25 index was rebuilt")
+
+    monkeypatch.setattr(lexical.BM25, "__init__", no_rebuild)
+    assert loaded.text_index().lexical.n_items == len(pipe.items) + 1
     assert loaded.items.index("knit") in loaded.text_match("knitting sweaters").relevant

@@ -156,18 +156,21 @@ def lexical_state(index: BM25, texts: list[str]) -> dict[str, np.ndarray]:
 
 
 def read_lexical(directory: str | Path, texts: list[str]) -> BM25 | None:
-    """The BM25 index saved in a model directory, or None (logged) when there is none or it
-    cannot serve: unreadable, damaged, built from other texts (the directory was replaced
-    since), or tokenised another way than here (jieba installed or removed since the save).
-    The caller then builds it from the texts."""
+    """The BM25 index saved in a model directory for `texts`, or None (logged) when there is
+    none or it cannot serve: unreadable, damaged, built from other texts (the directory was
+    replaced since), or tokenised another way than here (jieba installed or removed since the
+    save). The caller then builds it from the texts. Texts that only add items after the saved
+    ones (items added since the load) are served by the saved index grown by the new items."""
     path = Path(directory) / LEXICAL
     if not path.exists():
         return None
     try:
         state = artifacts.read_arrays(path)
-        if str(state.get("texts_digest", "")) != texts_digest(texts):
+        n = int(state["shape"][0]) if "shape" in state else -1
+        if not 0 <= n <= len(texts) or str(state.get("texts_digest", "")) != texts_digest(texts[:n]):
             raise ValueError("it indexes other item texts than items.json holds")
-        return BM25.from_state(state)
+        index = BM25.from_state(state)
+        return index if n == len(texts) else index.grown(texts, np.empty(0, np.int64))
     except (DataError, ValueError, OSError) as exc:
         log.warning("%s: not used, the BM25 index is built from the item texts instead: %s", path, exc)
         return None

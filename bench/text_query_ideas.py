@@ -12,7 +12,9 @@ catalogue and all new items, as if added with ``add_items``), for:
   the full-text vector;
 - pseudo-relevance feedback on embeddings: the query vector plus ``beta`` times the mean of its
   ``m`` nearest items' vectors (normalised), alone or combined with the original cosine
-  (max, sum, reciprocal-rank fusion).
+  (max, reciprocal-rank fusion), and gated by how flat the query's top is (``beta`` times
+  ``(s_m / s_1) ** p``, s_i the i-th best cosine: full feedback for a flat top, a broad query,
+  less for a peaked one, a query about one item).
 
     python bench/text_query_ideas.py --model-dir DIR --cache DIR   # writes bench/results/text_query_ideas.json
 """
@@ -127,6 +129,18 @@ def main() -> None:
         evaluate(f"prf m={m} beta={beta}", pt, pn)
         evaluate(f"max(full, prf m={m} beta={beta})", np.maximum(full_t, pt), np.maximum(full_n, pn))
         evaluate(f"rrf(full, prf m={m} beta={beta})", rrf(full_t, pt), rrf(full_n, pn))
+    def gated(q: np.ndarray, m: int, beta: float, p: float) -> np.ndarray:
+        s = q @ emb.T
+        best = -np.sort(-s, axis=1)
+        top = np.argsort(-s, axis=1)[:, :m]
+        q2 = q + (beta * (best[:, m - 1] / best[:, 0]) ** p)[:, None] * emb[top].mean(axis=1)
+        return q2 / np.linalg.norm(q2, axis=1, keepdims=True)
+
+    for m, beta, p in ((5, 0.5, 1), (5, 1.0, 4)):
+        evaluate(f"gated prf m={m} beta={beta} p={p}", gated(tq, m, beta, p) @ emb.T, gated(nq, m, beta, p) @ emb.T)
+    flat = {name: np.percentile(np.sort(q @ emb.T, axis=1)[:, -5] / (q @ emb.T).max(axis=1), [10, 50, 90]).round(3).tolist() for name, q in (("tag", tq), ("new items", nq))}
+    results["s5 / s1 percentiles 10, 50, 90"] = flat
+    print(f"s5 / s1: {flat}", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "text_query_ideas.json").write_text(json.dumps(results, indent=1) + "\n")
 

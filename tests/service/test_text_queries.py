@@ -121,3 +121,18 @@ def test_items_added_before_the_first_query_grow_the_saved_bm25_index(pipe, hybr
     monkeypatch.setattr(lexical.BM25, "__init__", no_rebuild)
     assert loaded.text_index().lexical.n_items == len(pipe.items) + 1
     assert loaded.items.index("knit") in loaded.text_match("knitting sweaters").relevant
+
+
+def test_a_loaded_pipeline_saved_again_keeps_its_bm25_index_without_tokenising(hybrid_dir, tmp_path, monkeypatch):
+    from tailwise.text import lexical
+
+    loaded = Pipeline.load(hybrid_dir)
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the BM25 index was rebuilt")
+
+    monkeypatch.setattr(lexical.BM25, "__init__", no_rebuild)
+    loaded.save(tmp_path / "again")
+    assert (tmp_path / "again" / "lexical.npz").read_bytes() != b""
+    got = Pipeline.load(tmp_path / "again").text_index().lexical
+    assert got.n_items == len(loaded.items) and got.vocab == Pipeline.load(hybrid_dir).text_index().lexical.vocab

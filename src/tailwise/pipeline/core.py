@@ -44,7 +44,6 @@ from tailwise.ranking import Recommendations, history_row, mask_to, top_k
 from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
 from tailwise.text.index import TextIndex, TextMatch
-from tailwise.text.lexical import BM25
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +401,7 @@ class Pipeline:
             "model": self.model.get_state(),
             "ids": {"users": self.users.ids, "items": self.items.ids},
             "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
-            LEXICAL.removesuffix(".npz"): lexical_state(self._text.lexical if self._text is not None else BM25(self.item_text), self.item_text),
+            LEXICAL.removesuffix(".npz"): lexical_state(self._text, self._source, self.item_text),
         }
         target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
         save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index

@@ -33,6 +33,7 @@ from tailwise.data.idmap import IdMap
 from tailwise.errors import DataError, ParameterError
 from tailwise.models import MODELS, Recommender, make_model
 from tailwise.models.state import StateCheck
+from tailwise.text.index import TextIndex
 from tailwise.text.lexical import BM25, texts_digest
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,12 @@ def _texts(path: Path, n_items: int) -> list[str]:
     return text
 
 
-def lexical_state(index: BM25, texts: list[str]) -> dict[str, np.ndarray]:
-    """What :func:`read_lexical` reads: the index's arrays and a digest of the texts."""
-    return {**index.state(), "texts_digest": np.asarray(texts_digest(texts))}
+def lexical_state(text: TextIndex | None, source: Path | None, texts: list[str]) -> dict[str, np.ndarray]:
+    """What :func:`read_lexical` reads for `texts`: the arrays of the text index's BM25 index,
+    else of the one saved in the directory `source` the pipeline was loaded from, else of one
+    built now; and a digest of the texts."""
+    index = text.lexical if text is not None else read_lexical(source, texts) if source is not None else None
+    return {**(index or BM25(texts)).state(), "texts_digest": np.asarray(texts_digest(texts))}
 
 
 def read_lexical(directory: str | Path, texts: list[str]) -> BM25 | None:

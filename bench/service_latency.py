@@ -11,6 +11,9 @@ database), warms it up, then times sequential requests from one client (``httpx`
 - ``GET /recommend`` for random training users (plain; and with ``tail_weight=0.5`` xQuAD);
 - ``GET /recommend`` for users with folded-in feedback (each had 3 events posted first);
 - ``POST /recommend`` with a 5-item history, and with a free-text query;
+- the cost of a query, in pairs of the same request without and with one (the 57 tag queries
+  of ``bench/tag_queries.json`` in turn): a training user (``GET /recommend`` against ``POST
+  /recommend`` with ``user_id`` and ``query``), and a 5-item history;
 - ``GET /similar/{item}``; ``POST /feedback`` with one event (SQLite commit, synchronous=FULL).
 
 Also times the same user recommendations in process (``Snapshot.for_user``, no HTTP) to split
@@ -110,6 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", type=Path, help="an existing model directory (default: fit the hybrid on ml-1m)")
     ap.add_argument("--requests", type=int, default=1000, help="timed requests per endpoint (default 1000)")
+    ap.add_argument("--label", help="write service_latency-LABEL.json instead of service_latency.json")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tailwise-latency-"))
     model_dir, fit_s = args.model_dir, None
@@ -122,6 +126,7 @@ def main() -> None:
     users = pipe.users.ids[rng.integers(0, len(pipe.users), args.requests)].tolist()
     items = pipe.items.ids.tolist()
     n = args.requests
+    tags = [q["tag"] for q in json.loads((ROOT / "tag_queries.json").read_text())]
 
     from threadpoolctl import threadpool_limits
 
@@ -154,6 +159,8 @@ def main() -> None:
                 "GET /recommend (user with feedback)": lambda i: ("GET", "/recommend", {"params": {"user_id": fed[i], "k": 10}}),
                 "POST /recommend (5-item history)": lambda i: ("POST", "/recommend", {"json": {"history": [items[(i * 5 + j) % len(items)] for j in range(5)], "k": 10}}),
                 "POST /recommend (free-text query)": lambda i: ("POST", "/recommend", {"json": {"query": f"space adventure {i}", "k": 10}}),
+                "POST /recommend (training user + tag query)": lambda i: ("POST", "/recommend", {"json": {"user_id": users[i], "query": tags[i % len(tags)], "k": 10}}),
+                "POST /recommend (5-item history + tag query)": lambda i: ("POST", "/recommend", {"json": {"history": [items[(i * 5 + j) % len(items)] for j in range(5)], "query": tags[i % len(tags)], "k": 10}}),
                 "GET /similar/{item}": lambda i: ("GET", f"/similar/{items[i % len(items)]}", {"params": {"k": 10}}),
                 "POST /feedback (1 event)": lambda i: ("POST", "/feedback", {"json": {"events": [{"user_id": users[i], "item_id": items[i % len(items)], "type": "view"}]}}),
             }  # fmt: skip
@@ -174,7 +181,8 @@ def main() -> None:
         "latency_ms": results,
     }  # fmt: skip
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "service_latency.json").write_text(json.dumps(out, indent=2))
+    name = f"service_latency-{args.label}.json" if args.label else "service_latency.json"
+    (ROOT / "results" / name).write_text(json.dumps(out, indent=2))
     print("| request | p50 ms | p90 ms | p99 ms | mean ms |\n|---|---|---|---|---|")
     for name, s in results.items():
         print(f"| {name} | {s['p50']:.2f} | {s['p90']:.2f} | {s['p99']:.2f} | {s['mean']:.2f} |")

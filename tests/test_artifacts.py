@@ -199,7 +199,7 @@ def test_save_load_reproduces_recommendations(saved, dataset):
 
 def test_saved_files_need_no_pickle(saved):
     _, directory = saved
-    expected = ["history.npz", "ids.npz", "items.json", "manifest.json", "model.npz"]
+    expected = ["history.npz", "ids.npz", "items.json", "lexical.npz", "manifest.json", "model.npz"]
     assert names(directory) == expected
     for npz in directory.glob("*.npz"):
         with np.load(npz, allow_pickle=False) as data:

@@ -74,3 +74,65 @@ def test_known_users_get_the_relevant_items_in_their_own_order(pipe, make_client
     assert over_http == [[str(pipe.items.id(i)) for i in row] for row in lists.items]
     with_more = c.post("/recommend", json={"user_id": "1", "history": [str(pipe.items.id(lists.items[0][0]))], "query": query}).json()
     assert with_more["known"] and str(pipe.items.id(lists.items[0][0])) not in {it["item_id"] for it in with_more["items"]}
+
+
+def test_the_bm25_index_is_saved_and_read_back_not_rebuilt(pipe, hybrid_dir, model_copy, monkeypatch, caplog):
+    from tailwise.text import lexical
+
+    d = model_copy(hybrid_dir)
+    assert (d / "lexical.npz").is_file()
+    want = pipe.text_match("comedy about a heist")
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the BM25 index was rebuilt")
+
+    with monkeypatch.context() as m:
+        m.setattr(lexical.BM25, "__init__", no_rebuild)
+        got = Pipeline.load(d).text_match("comedy about a heist")
+    assert got.items.tolist() == want.items.tolist() and got.n_relevant == want.n_relevant
+    (d / "lexical.npz").write_bytes(b"not an archive")  # damaged: built from the texts instead, logged
+    assert Pipeline.load(d).text_match("comedy about a heist").items.tolist() == want.items.tolist()
+    assert "lexical.npz: not used" in caplog.text
+
+
+def test_a_saved_bm25_index_of_other_texts_is_not_used(pipe, tmp_path):
+    grown = copy.copy(pipe)
+    grown.add_items(["knit"], [KNITTING])
+    grown.save(tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    pipe.save(tmp_path / "b")
+    (tmp_path / "b" / "lexical.npz").write_bytes((tmp_path / "a" / "lexical.npz").read_bytes())  # one item too many
+    again = Pipeline.load(tmp_path / "b")
+    assert again.text_index().lexical.n_items == len(pipe.items)
+    assert again.text_match("knitting sweaters").items.tolist() == pipe.text_match("knitting sweaters").items.tolist()
+    loaded = Pipeline.load(tmp_path / "a")  # the grown catalogue's own index, the added item included
+    assert loaded.items.index("knit") in loaded.text_match("knitting sweaters").relevant
+
+
+def test_items_added_before_the_first_query_grow_the_saved_bm25_index(pipe, hybrid_dir, monkeypatch):
+    from tailwise.text import lexical
+
+    loaded = Pipeline.load(hybrid_dir)
+    loaded.add_items(["knit"], [KNITTING])  # before any query: the text index is made afterwards
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the BM25 index was rebuilt")
+
+    monkeypatch.setattr(lexical.BM25, "__init__", no_rebuild)
+    assert loaded.text_index().lexical.n_items == len(pipe.items) + 1
+    assert loaded.items.index("knit") in loaded.text_match("knitting sweaters").relevant
+
+
+def test_a_loaded_pipeline_saved_again_keeps_its_bm25_index_without_tokenising(hybrid_dir, tmp_path, monkeypatch):
+    from tailwise.text import lexical
+
+    loaded = Pipeline.load(hybrid_dir)
+
+    def no_rebuild(*a, **k):
+        raise AssertionError("the BM25 index was rebuilt")
+
+    monkeypatch.setattr(lexical.BM25, "__init__", no_rebuild)
+    loaded.save(tmp_path / "again")
+    assert (tmp_path / "again" / "lexical.npz").read_bytes() != b""
+    got = Pipeline.load(tmp_path / "again").text_index().lexical
+    assert got.n_items == len(loaded.items) and got.vocab == Pipeline.load(hybrid_dir).text_index().lexical.vocab

@@ -113,3 +113,24 @@ def test_relevant_items_stay_within_the_whitelist():
     side = FakeSide({"crew": [1.0, 0.0, 0.0]})  # no item is close to the query by meaning
     match = TextIndex(side, FILMS).match("crew", allowed=np.array([2, 4]))
     assert set(match.items.tolist()) <= {2, 4} and match.relevant.tolist() == [2]
+
+
+@pytest.mark.parametrize("query", ["heist comedy", "crew in space", "a pig", "足球", "unknownword"])
+def test_the_saved_arrays_give_the_same_scores_after_growth(query):
+    grown = BM25(FILMS).grown([*FILMS[:4], "Babe (1995). A pig plays football", *FILMS[5:], "足球少年。体育电影", "Space heist"], np.array([4]))
+    back = BM25.from_state(grown.state())
+    texts = [*FILMS[:4], "Babe (1995). A pig plays football", *FILMS[5:], "足球少年。体育电影", "Space heist"]
+    for got, want in zip(back.scores(query), BM25(texts).scores(query)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert back.matched(query, np.arange(8)) == BM25(texts).matched(query, np.arange(8))
+
+
+def test_saved_arrays_that_do_not_fit_are_refused(monkeypatch):
+    state = BM25(FILMS).state()
+    with pytest.raises(ValueError, match="postings point outside"):
+        BM25.from_state({**state, "indices": state["indices"] + 100})
+    with pytest.raises(ValueError, match="'vocab' is missing"):
+        BM25.from_state({k: v for k, v in state.items() if k != "vocab"})
+    monkeypatch.setattr(lexical, "_jieba", lambda: None)  # jieba removed since the save
+    with pytest.raises(ValueError, match="tokenised with jieba"):
+        BM25.from_state(state)

@@ -20,6 +20,8 @@ from tailwise.index.retrieval import (
     make_index,
     pipeline_index,
     save_pipeline_index,
+    save_text_vector_index,
+    text_vector_index,
 )
 
 #: index kind (as saved in manifests) -> class
@@ -27,5 +29,6 @@ INDEXES: dict[str, type[VectorIndex]] = {cls.kind: cls for cls in (ExactIndex, A
 
 __all__ = [
     "DEFAULT_THRESHOLD", "INDEXES", "ANNIndex", "ExactIndex", "VectorIndex", "choose_kind",
-    "load_index", "make_index", "pipeline_index", "save_pipeline_index",
+    "load_index", "make_index", "pipeline_index", "save_pipeline_index", "save_text_vector_index",
+    "text_vector_index",
 ]  # fmt: skip

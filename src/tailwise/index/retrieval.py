@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 200_000
 #: the folder of a model directory that holds its index
 INDEX_DIR = "index"
+#: the folder of a model directory that holds the vector index of the item texts' embeddings
+TEXT_INDEX_DIR = "text-index"
 KINDS = ("auto", "exact", "ann")
 
 
@@ -129,3 +131,31 @@ def _matches(index: VectorIndex, vectors: np.ndarray, probes: int = 64) -> bool:
         return False
     ids = np.unique(np.linspace(0, index.n_items - 1, probes).astype(np.int64))
     return bool(np.array_equal(index.take(ids), np.asarray(vectors[ids], dtype=np.float32)))
+
+
+def text_vector_index(emb: np.ndarray, directory: str | Path | None = None, threshold: int | None = None) -> VectorIndex | None:
+    """The vector index the dense side of text queries searches through (None: it scores every
+    item): the one saved in ``directory/text-index`` when it matches the embeddings `emb`, else
+    an ANN index built now when the catalogue has at least `threshold` items (default
+    :data:`DEFAULT_THRESHOLD`, read at call time) and faiss is installed."""
+    saved = None if directory is None else Path(directory) / TEXT_INDEX_DIR
+    if saved is not None and (saved / "manifest.json").exists():
+        try:
+            index = load_index(saved)
+        except (MissingExtraError, ValueError) as exc:
+            log.warning("ignoring the saved text index in %s: %s", saved, exc)
+        else:
+            if _matches(index, emb):
+                return index
+            log.warning("the saved text index in %s does not match the item embeddings; rebuilding it", saved)
+    if choose_kind(len(emb), "auto", DEFAULT_THRESHOLD if threshold is None else threshold) != "ann":
+        return None
+    log.info("building an ANN index over %d item text embeddings", len(emb))
+    index = make_index(emb, kind="auto", threshold=0, progress=False)
+    return index if isinstance(index, ANNIndex) else None
+
+
+def save_text_vector_index(index: VectorIndex | None, directory: str | Path) -> None:
+    """Save the text queries' vector index into a model directory (nothing when there is none)."""
+    if index is not None:
+        index.save(Path(directory) / TEXT_INDEX_DIR)

@@ -28,14 +28,15 @@ import scipy.sparse as sp
 from tailwise import artifacts
 from tailwise.data.dataset import Dataset
 from tailwise.data.idmap import IdMap
-from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index
+from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index, save_text_vector_index
 from tailwise.models import Recommender
 from tailwise.pipeline import stages
-from tailwise.pipeline.directory import read_model_dir
+from tailwise.pipeline.directory import LEXICAL, lexical_state, read_model_dir
 from tailwise.pipeline.query import (
     NO_QUERY_MATCH,
     QUERY_SEEDS,
     QueryResult,
+    build_text_index,
     query_list,
     user_query_lists,
 )
@@ -43,7 +44,6 @@ from tailwise.ranking import Recommendations, history_row, mask_to, top_k
 from tailwise.rerank import Exposure, RerankContext
 from tailwise.rerank.vectors import svd_item_vectors
 from tailwise.text.index import TextIndex, TextMatch
-from tailwise.text.side import TextSide
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class Pipeline:
     _rerank_ctx: RerankContext | None = field(default=None, init=False, repr=False, compare=False)
     _text: TextIndex | None = field(default=None, init=False, repr=False, compare=False)
     _popularity: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    #: the model directory this pipeline was loaded from (its saved BM25 index is read lazily)
+    _source: Path | None = field(default=None, init=False, repr=False, compare=False)
     #: serialises the lazy builds (text index, re-ranking context) between threads
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -318,14 +320,12 @@ class Pipeline:
         return self.text_index().match(query, candidates)
 
     def text_index(self) -> TextIndex:
-        """The catalogue's text embeddings by the model's text side (the default encoder for
-        models without one) and its BM25 index, built on first use, kept and grown with the
-        catalogue (:meth:`add_items`)."""
+        """The catalogue's text index (:func:`~tailwise.pipeline.query.build_text_index`), made
+        on first use, kept and grown with the catalogue (:meth:`add_items`)."""
         if self._text is None:
             with self._build_lock:
                 if self._text is None:
-                    side = self.model.text_side(progress=False) or TextSide(progress=False)
-                    self._text = TextIndex(side, self.item_text)
+                    self._text = build_text_index(self)
         return self._text
 
     @property
@@ -392,16 +392,22 @@ class Pipeline:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory atomically (see :mod:`tailwise.artifacts`)."""
+        """Write the model directory atomically (see :mod:`tailwise.artifacts`), with the BM25
+        index of the item texts (built now when no query built it), so that the first text
+        query of a loaded pipeline does not tokenise the catalogue."""
         h = self.history
         manifest = {"model": self.model.name, "params": self.model.get_params(), **self.meta}
         arrays = {
             "model": self.model.get_state(),
             "ids": {"users": self.users.ids, "items": self.items.ids},
             "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
+            LEXICAL.removesuffix(".npz"): lexical_state(self._text, self._source, self.item_text),
         }
         target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
         save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index
+        if self._text is not None and self._text.dense is not None:  # the text embeddings' ANN index
+            self._text.dense.sync(self._text.emb)  # items added since the last query join it
+            save_text_vector_index(self._text.dense, target)
         return target
 
     @classmethod
@@ -412,4 +418,6 @@ class Pipeline:
         a damaged directory is a :class:`~tailwise.errors.DataError` naming the file."""
         d = read_model_dir(directory)
         index = pipeline_index(d.model, directory)  # the saved ANN index, if any
-        return cls(d.model, d.users, d.items, d.history, d.item_text, d.meta, index=index)
+        pipe = cls(d.model, d.users, d.items, d.history, d.item_text, d.meta, index=index)
+        pipe._source = Path(directory)
+        return pipe

@@ -12,10 +12,16 @@ The layout is :mod:`tailwise.artifacts`'. What is checked before anything is use
 - ``model.npz``: the model's arrays present, finite and consistent with each other and with
   the numbers of users and items (:meth:`Recommender.check_state`);
 - ``items.json``: a list of one text per item id.
+
+``lexical.npz`` (the BM25 index of the item texts, :meth:`BM25.state
+<tailwise.text.lexical.BM25.state>`) is read only at the first text query
+(:func:`read_lexical`); a directory without one, or with one that does not fit, gets the index
+built from ``items.json`` then.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +33,13 @@ from tailwise.data.idmap import IdMap
 from tailwise.errors import DataError, ParameterError
 from tailwise.models import MODELS, Recommender, make_model
 from tailwise.models.state import StateCheck
+from tailwise.text.index import TextIndex
+from tailwise.text.lexical import BM25, texts_digest
+
+log = logging.getLogger(__name__)
+
+#: the file of the BM25 index in a model directory
+LEXICAL = "lexical.npz"
 
 
 @dataclass(frozen=True)
@@ -136,3 +149,32 @@ def _texts(path: Path, n_items: int) -> list[str]:
     if len(text) != n_items:
         raise DataError(f"lists {len(text)} item texts, but ids.npz has {n_items} items", path=path)
     return text
+
+
+def lexical_state(text: TextIndex | None, source: Path | None, texts: list[str]) -> dict[str, np.ndarray]:
+    """What :func:`read_lexical` reads for `texts`: the arrays of the text index's BM25 index,
+    else of the one saved in the directory `source` the pipeline was loaded from, else of one
+    built now; and a digest of the texts."""
+    index = text.lexical if text is not None else read_lexical(source, texts) if source is not None else None
+    return {**(index or BM25(texts)).state(), "texts_digest": np.asarray(texts_digest(texts))}
+
+
+def read_lexical(directory: str | Path, texts: list[str]) -> BM25 | None:
+    """The BM25 index saved in a model directory for `texts`, or None (logged) when there is
+    none or it cannot serve: unreadable, damaged, built from other texts (the directory was
+    replaced since), or tokenised another way than here (jieba installed or removed since the
+    save). The caller then builds it from the texts. Texts that only add items after the saved
+    ones (items added since the load) are served by the saved index grown by the new items."""
+    path = Path(directory) / LEXICAL
+    if not path.exists():
+        return None
+    try:
+        state = artifacts.read_arrays(path)
+        n = int(state["shape"][0]) if "shape" in state else -1
+        if not 0 <= n <= len(texts) or str(state.get("texts_digest", "")) != texts_digest(texts[:n]):
+            raise ValueError("it indexes other item texts than items.json holds")
+        index = BM25.from_state(state)
+        return index if n == len(texts) else index.grown(texts, np.empty(0, np.int64))
+    except (DataError, ValueError, OSError) as exc:
+        log.warning("%s: not used, the BM25 index is built from the item texts instead: %s", path, exc)
+        return None

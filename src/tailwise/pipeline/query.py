@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise.index import text_vector_index
+from tailwise.pipeline.directory import read_lexical
 from tailwise.ranking import Recommendations, history_row
 from tailwise.rerank import Exposure
-from tailwise.text.index import RRF_K, TextMatch, fuse
+from tailwise.text.index import RRF_K, TextIndex, TextMatch, fuse
+from tailwise.text.side import TextSide
 
 if TYPE_CHECKING:
     from tailwise.pipeline.core import Pipeline
@@ -55,6 +58,18 @@ class QueryResult:
     n_relevant: int
     seeds: np.ndarray
     match: TextMatch
+
+
+def build_text_index(pipe: Pipeline) -> TextIndex:
+    """The text index of a pipeline's catalogue: the item embeddings by the model's text side
+    (the default encoder for models without one), the BM25 index saved in the model directory
+    it was loaded from (else built from the texts) and, for a large catalogue, the vector index
+    the dense side searches through (:func:`tailwise.index.text_vector_index`: saved, or built)."""
+    side = pipe.model.text_side(progress=False) or TextSide(progress=False)
+    source = pipe._source
+    lexical = read_lexical(source, pipe.item_text) if source is not None else None
+    emb = side.embed(list(pipe.item_text))
+    return TextIndex(side, pipe.item_text, emb, lexical, text_vector_index(emb, source))
 
 
 def _scored(items: np.ndarray, relevant: bool) -> np.ndarray:
@@ -98,8 +113,11 @@ def query_list(
             order = rel[np.lexsort((np.arange(len(rel)), -blend[rel], ~strong))]
             cands = Recommendations(order[None, :], blend[order][None, :])
             head = pipe.rerank(cands, taste, min(k, len(order)), exposure).items[0]
-        else:  # the strong matches first, each tier in the user's order
-            parts = [pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0] for tier in (rel[strong], rel[~strong]) if len(tier)]
+        else:  # the strong matches first, each tier in the user's order (a tier past k is not scored)
+            parts: list[np.ndarray] = []
+            for tier in (rel[strong], rel[~strong]):
+                if len(tier) and sum(map(len, parts)) < k:
+                    parts.append(pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0])
             head = np.concatenate(parts)[:k]
         head = head[head >= 0]
     items, scores = head, _scored(head, True)

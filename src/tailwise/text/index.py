@@ -30,6 +30,7 @@ in fused order; the relevant items are the first :data:`MAX_RELEVANT` of them. A
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -103,6 +104,19 @@ def fuse(rankings: list[np.ndarray], n_items: int, rrf_k: int, weights: list[flo
     return out
 
 
+class DenseSearch(Protocol):
+    """What the dense side of a large catalogue searches through instead of scoring every item:
+    a vector index over the item embeddings (:class:`tailwise.index.VectorIndex`, e.g. the
+    HNSW graph of :class:`tailwise.index.ANNIndex`)."""
+
+    @property
+    def n_items(self) -> int: ...
+
+    def sync(self, item_vectors: np.ndarray) -> None: ...
+
+    def search(self, queries: np.ndarray, k: int, exclude=None, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class TextIndex:
     """The catalogue's text embeddings and BM25 index, grown (not rebuilt) when items are added
     or changed.
@@ -113,12 +127,22 @@ class TextIndex:
         Encoder, token budget and cache (a model's :meth:`text_side`).
     texts : list of str
         Item texts, item ``i`` at position ``i``.
+    emb, lexical : optional
+        The embeddings and BM25 index of `texts` when they are at hand (else made here).
+    dense : DenseSearch, optional
+        A vector index over `emb` that gives the dense side's best :data:`DEPTH` items (large
+        catalogues: a query then costs a graph search, not a product with every item's
+        embedding); it follows the embeddings as items are added (``sync``). None: every item
+        is scored.
     """
 
-    def __init__(self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None) -> None:
+    def __init__(
+        self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None, dense: DenseSearch | None = None
+    ) -> None:
         self.side = side
         self.emb = side.embed(list(texts)) if emb is None else emb
         self.lexical = BM25(texts) if lexical is None else lexical
+        self.dense = dense
 
     def grown(self, texts: list[str], changed: np.ndarray) -> TextIndex:
         """The index of a grown catalogue `texts`: only `changed` and new items are embedded
@@ -129,7 +153,7 @@ class TextIndex:
         emb[:n_old] = self.emb[: len(texts)]
         if len(redo):
             emb[redo] = self.side.embed([texts[i] for i in redo])
-        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed))
+        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed), self.dense)
 
     def scores(self, query: str) -> np.ndarray:
         """Cosine (float32) of every item's text with the query text (the dense side alone)."""
@@ -137,26 +161,57 @@ class TextIndex:
 
     def match(self, query: str, allowed: np.ndarray | None = None) -> TextMatch:
         """The fused ranking of `query` over the catalogue (or the `allowed` items) and its
-        relevant head (see the module docstring)."""
+        relevant head (see the module docstring). Besides the dense side (every item's cosine,
+        or a vector index search), it costs the query words' postings and the two lists, not
+        the catalogue's size."""
         n = len(self.emb)
-        mask = np.ones(n, dtype=bool) if allowed is None else np.isin(np.arange(n), allowed)
-        dense = np.where(mask, self.scores(query), -np.inf)
-        bm25, cover = self.lexical.scores(query)
-        bm25 = np.where(mask & (cover >= MIN_COVERAGE), bm25, -np.inf)
-        by_dense, by_words = _top(dense, DEPTH), _top(bm25, DEPTH)
-        fused = fuse([by_dense, by_words], n, RRF_K, [1.0, LEXICAL_WEIGHT])
+        mask = None
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            mask = np.zeros(n, dtype=bool)
+            mask[allowed[(allowed >= 0) & (allowed < n)]] = True
+        by_dense, cosine = self._dense(query, mask)
+        hit, bm25, cover = self.lexical.matches(query)
+        ok = cover >= MIN_COVERAGE
+        if mask is not None:
+            ok &= mask[hit]
+        words, word_scores = hit[ok], bm25[ok]
+        by_words = words[np.lexsort((words, -word_scores))][:DEPTH]
         items = np.union1d(by_dense, by_words)
-        items = items[np.lexsort((items, -fused[items]))]
-        close = np.zeros(n, dtype=bool)
-        close[by_dense[:DENSE_RELEVANT]] = True
-        by_words_ok = cover[items] >= MIN_COVERAGE
-        by_meaning_ok = close[items] & (dense[items] >= MIN_COSINE)
-        tier = by_words_ok.astype(np.int8) + by_meaning_ok.astype(np.int8)
-        order = np.lexsort((np.arange(len(items)), -tier))  # stable: fused order within a tier
-        items, tier = items[order], tier[order]
+        fused = np.zeros(len(items), np.float32)
+        for ranked, weight in ((by_dense, 1.0), (by_words, LEXICAL_WEIGHT)):
+            fused[np.searchsorted(items, ranked)] += weight / (RRF_K + np.arange(1, len(ranked) + 1, dtype=np.float32))
+        at = np.minimum(np.searchsorted(hit, items), max(len(hit) - 1, 0))
+        by_words_ok = (hit[at] == items) & (cover[at] >= MIN_COVERAGE) if len(hit) else np.zeros(len(items), bool)
+        near = by_dense[:DENSE_RELEVANT][cosine[:DENSE_RELEVANT] >= MIN_COSINE]
+        tier = by_words_ok.astype(np.int8) + np.isin(items, near).astype(np.int8)
+        order = np.lexsort((items, -fused))
+        order = order[np.argsort(-tier[order], kind="stable")]  # fused order within a tier
+        items, fused, tier = items[order], fused[order], tier[order]
         n_rel = int(min((tier > 0).sum(), MAX_RELEVANT))
         n_strong = int(min((tier == 2).sum(), n_rel))
-        return TextMatch(query, items, fused[items], n_rel, tuple(self.lexical.query_terms(query)), n_strong)
+        return TextMatch(query, items, fused, n_rel, tuple(self.lexical.query_terms(query)), n_strong)
+
+    def _dense(self, query: str, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The dense side's best :data:`DEPTH` allowed items (`mask`; None: all) and their
+        cosines with the query, best first: by every item's cosine, or through the vector index."""
+        q = self.side.encode_queries([query])[0]
+        n = len(self.emb)
+        if self.dense is None:
+            cos = (self.emb @ q).astype(np.float32)
+            if mask is not None:
+                cos[~mask] = -np.inf
+            best = _top(cos, DEPTH)
+            return best, cos[best]
+        if self.dense.n_items <= n:  # a copy grown from this index may have added items already
+            self.dense.sync(self.emb)
+        allowed = None
+        if mask is not None:
+            allowed = np.zeros(self.dense.n_items, dtype=bool)
+            allowed[: min(n, self.dense.n_items)] = mask[: self.dense.n_items]
+        items, scores = self.dense.search(q[None, :], min(DEPTH, n), allowed=allowed)
+        keep = (items[0] >= 0) & (items[0] < n)
+        return items[0][keep], scores[0][keep].astype(np.float32)
 
     def matched_terms(self, query: str, items: np.ndarray) -> list[list[str]]:
         """The query words (BM25 tokens) each of `items` contains."""

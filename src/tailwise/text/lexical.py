@@ -2,7 +2,7 @@
 
 :func:`tokenize` turns a text into lower-cased word tokens, language-neutrally: words are runs of
 Unicode letters and digits; Chinese and Japanese text (which has no spaces) is cut with ``jieba``
-when it is installed and into overlapping character bigrams otherwise. No stopword list: BM25's
+when it is installed (the ``zh`` extra) and into overlapping character bigrams otherwise. No stopword list: BM25's
 inverse document frequency gives a word carried by most items almost no weight.
 
 :class:`BM25` scores every item for a query with Lucene's BM25 (the variant ``bm25s`` uses by
@@ -22,6 +22,7 @@ added item is found by the next query, without rebuilding anything.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -37,6 +38,11 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020
 
 #: a word carried by at most this many items is never common (:class:`BM25`'s `common`)
 MIN_COMMON = 5
+
+
+def tokenizer_name() -> str:
+    """How :func:`tokenize` cuts Chinese and Japanese here: ``"jieba"`` or ``"bigrams"``."""
+    return "jieba" if _jieba() is not None else "bigrams"
 
 
 @lru_cache(maxsize=1)
@@ -68,8 +74,8 @@ def tokenize(text: str) -> list[str]:
     ['heist', 'comedy', 'ocean', 's', 'eleven', '2001']
     >>> tokenize("Amélie, Straße")
     ['amélie', 'strasse']
-    >>> tokenize("太空冒险 space")  # character bigrams without jieba
-    ['太空', '空冒', '冒险', 'space']
+    >>> tokenize("足球 space")  # a two-character word: the same with jieba and with bigrams
+    ['足球', 'space']
     """
     out: list[str] = []
     for word in _WORD.findall(text.casefold()):
@@ -85,6 +91,16 @@ def tokenize(text: str) -> list[str]:
         if at < len(word):
             out.append(word[at:])
     return out
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """A hex digest of the item texts in order: a saved index is used only for the texts it
+    was built from."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
 
 
 class BM25:
@@ -104,6 +120,7 @@ class BM25:
 
     def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75, common: float = 0.1) -> None:
         self.k1, self.b, self.common = float(k1), float(b), float(common)
+        self.tokenizer = tokenizer_name()
         self.vocab: dict[str, int] = {}
         counts = self._counts(texts, self.vocab)
         self._base = counts.tocsc()  # [n_fitted, V0] postings, column-wise
@@ -127,6 +144,61 @@ class BM25:
             shape=(len(indptr) - 1, len(vocab)),
         )
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The index as plain arrays (no pickle) for :meth:`from_state`: every item's current
+        counts in one column-wise matrix (added and changed items folded in), the vocabulary
+        as newline-separated UTF-8 (tokens never hold a newline), the settings and the
+        tokenizer the counts were made with."""
+        n, v = self.n_items, len(self.vocab)
+        base = self._base.tocsr()
+        base = sp.csr_matrix((base.data, base.indices, base.indptr), shape=(base.shape[0], v))
+        base = (sp.diags((~self._dead[: base.shape[0]]).astype(np.float32)) @ base).tocsr()
+        base.resize((n, v))
+        extra = sp.csr_matrix((self._extra.data, self._extra.indices, self._extra.indptr), shape=(len(self._extra_items), v))
+        put = sp.csr_matrix((np.ones(len(self._extra_items), np.float32), (self._extra_items, np.arange(len(self._extra_items)))), shape=(n, len(self._extra_items)))
+        full = (base + put @ extra).tocsc()
+        full.eliminate_zeros()
+        words = "\n".join(sorted(self.vocab, key=self.vocab.__getitem__)).encode("utf-8")
+        return {
+            "indptr": full.indptr.astype(np.int64), "indices": full.indices.astype(np.int32), "data": full.data.astype(np.float32),
+            "shape": np.asarray(full.shape, np.int64), "doc_len": self.doc_len, "vocab": np.frombuffer(words, np.uint8),
+            "settings": np.asarray([self.k1, self.b, self.common]), "tokenizer": np.asarray(self.tokenizer),
+        }  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> BM25:
+        """The index :meth:`state` wrote.
+
+        Raises
+        ------
+        ValueError
+            When the arrays are inconsistent (saying which), or were tokenised another way than
+            :func:`tokenize` cuts text here (jieba installed or removed since): the caller
+            rebuilds from the texts."""
+        missing = [k for k in ("indptr", "indices", "data", "shape", "doc_len", "vocab", "settings", "tokenizer") if k not in state]
+        if missing:
+            raise ValueError(f"the array {missing[0]!r} is missing")
+        if str(state["tokenizer"]) != tokenizer_name():
+            raise ValueError(f"tokenised with {state['tokenizer']}, but {tokenizer_name()} cuts text here")
+        n, v = (int(x) for x in state["shape"])
+        words = bytes(state["vocab"].astype(np.uint8)).decode("utf-8").split("\n") if v else []
+        indptr, indices = state["indptr"], state["indices"]
+        if len(words) != v or len(indptr) != v + 1 or len(state["doc_len"]) != n or indptr[-1] != len(indices) or len(indices) != len(state["data"]):
+            raise ValueError(f"the arrays do not fit together ({n} items, {v} words, {len(words)} in the vocabulary)")
+        if len(indices) and (indices.min() < 0 or indices.max() >= n or (np.diff(indptr) < 0).any()):
+            raise ValueError("the postings point outside the catalogue")
+        out = object.__new__(cls)
+        out.k1, out.b, out.common = (float(x) for x in state["settings"])
+        out.tokenizer = tokenizer_name()
+        out.vocab = {w: j for j, w in enumerate(words)}
+        out._base = sp.csc_matrix((state["data"], indices, indptr), shape=(n, v))
+        out._extra = sp.csr_matrix((0, v), dtype=np.float32)
+        out._extra_items = np.empty(0, np.int64)
+        out._dead = np.zeros(n, dtype=bool)
+        out.doc_len = np.asarray(state["doc_len"], np.float32)
+        out.df = np.diff(indptr).astype(np.int64)
+        return out
+
     @property
     def n_items(self) -> int:
         return len(self.doc_len)
@@ -144,6 +216,7 @@ class BM25:
         redo = np.union1d(changed, np.arange(self.n_items, len(texts)))
         out = object.__new__(BM25)
         out.k1, out.b, out.common, out.vocab = self.k1, self.b, self.common, dict(self.vocab)
+        out.tokenizer = self.tokenizer
         out._base = self._base
         rows = self._counts([texts[i] for i in redo], out.vocab)
         df = np.zeros(len(out.vocab), np.int64)
@@ -205,30 +278,53 @@ class BM25:
         return list(dict.fromkeys(tokenize(query)))
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25 score, coverage) of every item for `query`, both float32.
+        """(BM25 score, coverage) of every item for `query`, both float32 (:meth:`matches`
+        spread over the catalogue: 0 for items holding no query word)."""
+        n = self.n_items
+        score, cover = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        items, s, c = self.matches(query)
+        score[items], cover[items] = s, c
+        return score, cover
+
+    def matches(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The items holding at least one word of `query` (ascending) with their BM25 score and
+        coverage (float32); costs the query words' postings, not the catalogue's size.
 
         Coverage is the share of the query's idf weight carried by the words the item contains,
         counting only words that are not common (at most the `common` share of the items carry
         them): 1 when the item holds every query word and none is common, 0 when it holds only
         common words. It tells a match on a rare word from a match on words most items carry."""
+        empty = np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.float32)
         terms = self.query_terms(query)
         n = self.n_items
         if not terms:
-            return np.zeros(n, np.float32), np.zeros(n, np.float32)
+            return empty
         idf = self.idf(terms)
         known = np.array([w in self.vocab for w in terms])
         cols = np.array([self.vocab[w] for w in terms if w in self.vocab], dtype=np.int64)
         if not len(cols):
-            return np.zeros(n, np.float32), np.zeros(n, np.float32)
+            return empty
         w_idf = idf[known]
         items, which, tf = self._postings(cols)
-        avg = float(self.doc_len.mean()) or 1.0
-        norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[items] / avg)
-        score = np.bincount(items, w_idf[which] * tf / (tf + norm), minlength=n).astype(np.float32)
+        norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[items] / self._avg_len())
         df = self.df[cols]
         rare = np.where(df <= max(self.common * n, MIN_COMMON), w_idf, 0.0)
-        cover = np.bincount(items, rare[which], minlength=n) / max(float(idf.sum()), 1e-9)
-        return score, cover.astype(np.float32)
+        gain, carried = w_idf[which] * tf / (tf + norm), rare[which]
+        if len(items) > n // 8:  # long posting lists: counting over the catalogue beats sorting
+            score = np.bincount(items, gain, minlength=n)
+            hit = np.flatnonzero(score)  # every posting adds a positive amount (idf > 0)
+            score, cover = score[hit], np.bincount(items, carried, minlength=n)[hit]
+        else:
+            hit, at = np.unique(items, return_inverse=True)
+            score, cover = np.bincount(at, gain, minlength=len(hit)), np.bincount(at, carried, minlength=len(hit))
+        return hit, score.astype(np.float32), (cover / max(float(idf.sum()), 1e-9)).astype(np.float32)
+
+    def _avg_len(self) -> float:
+        """The mean item length in words, computed once per state of the index."""
+        cached = self.__dict__.get("_avg")
+        if cached is None or cached[0] is not self.doc_len:
+            cached = self.__dict__["_avg"] = (self.doc_len, float(self.doc_len.mean()) or 1.0)
+        return cached[1]
 
     def matched(self, query: str, items: np.ndarray) -> list[list[str]]:
         """The query words each of `items` contains, in query order."""

@@ -154,13 +154,13 @@ def _load_1m(root: Path, cols: tuple[str, ...], extra: dict | None = None) -> Da
     fields["genres"] = np.asarray([_genres(g) for g in movies.column("genres", "text")], object)
     extra_path = root / "movies_extrainfos.dat"
     if extra is None and extra_path.exists() and set(cols) - {"title", "genres"}:
-        extra = read_table(
+        info = read_table(
             extra_path, fmt="csv", sep="::", encoding="utf-8", header=False,
             names=ML_1M_EXTRA_FIELDS,
         )  # fmt: skip
-        pos = {m: r for r, m in enumerate(extra.column("movie_id", "item id").tolist())}
+        pos = {m: r for r, m in enumerate(info.column("movie_id", "item id").tolist())}
         for c in set(cols) - {"title", "genres"}:
-            src = extra.column(c, "text")
+            src = info.column(c, "text")
             fields[c] = np.asarray([src[pos[i]] if i in pos else "" for i in ids.tolist()], object)
     _add_extra(fields, extra, ids, cols)
     text = {i: _join(fields, cols, r) for r, i in enumerate(ids.tolist())}

@@ -9,12 +9,14 @@ TEST_VENV ?= .venv
 
 $(DEMO_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/pip install --quiet ".[implicit]"
+	@echo "installing tailwise with its implicit extra into $(DEMO_VENV) (a few minutes the first time)"
+	$(DEMO_VENV)/bin/pip install --progress-bar on ".[implicit]"
 	touch $@
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet -e ".[test,torch]"
+	@echo "installing tailwise with its test and torch extras into $(TEST_VENV) (several minutes the first time)"
+	$(TEST_VENV)/bin/pip install --progress-bar on -e ".[test,torch]"
 	touch $@
 
 demo: $(DEMO_VENV)/.installed

@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -76,14 +77,14 @@ def print_table(rows: list[dict], k: int, title: str, console: Console | None = 
     and a legend under the table says what each metric measures.
     """
     console = console or Console()
-    table = Table(title=title, header_style="bold", show_lines=False)
+    table = Table(title=title, header_style="bold", show_lines=False, box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("metric", justify="left")
     for row in rows:
         name = str(row.get("model", "?"))
         if name == DEFAULT_MODEL:
-            table.add_column(f"{name}\n(default)", justify="right", header_style="bold yellow", style="yellow")
+            table.add_column(f"{name}\n(default)", justify="right", header_style="bold yellow", style="yellow", min_width=6)
         else:
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", min_width=6)
     metrics = [c for c in columns(rows) if c not in ("dataset", "split", "model")]
     groups = {"accuracy": ACCURACY, "long tail": (*LONG_TAIL, "cold_recall"), "time": TIMES}
 

@@ -153,14 +153,21 @@ class Pipeline:
             return Recommendations(cands.items[:, :k], cands.scores[:, :k])
         return Recommendations(*reranker.rerank(cands.items, cands.scores, rows, k, self.rerank_context()))
 
-    def fallback(self, k: int, candidates: np.ndarray | None = None, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def fallback(self, k: int, candidates: np.ndarray | None = None, exclude: np.ndarray | None = None,
+                 exposure: Exposure | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The list of a user the model cannot rank items for: the `k` (at most the catalogue)
         most interacted-with training items within `candidates` and outside `exclude` (item
-        indices, e.g. the user's history), with the item's training count as score."""
+        indices, e.g. the user's history), with the item's training count as score. When
+        `exposure` names an active re-ranker, it re-ranks that popularity list
+        (:func:`~tailwise.pipeline.stages.rerank_fallback`)."""
         scores = mask_to(self.popularity()[None, :], candidates)
         if exclude is not None and len(exclude):
             scores = scores.copy()
             scores[0, np.asarray(exclude, dtype=np.int64)] = -np.inf
+        reranker = exposure.reranker() if exposure is not None and exposure.active else None
+        if reranker is not None:
+            row = history_row(np.empty(0, np.int64) if exclude is None else np.asarray(exclude, np.int64), len(self.items))
+            return stages.rerank_fallback(scores, reranker, self.rerank_context(), row, self.max_k(k), exposure.n_candidates)
         items, scores = top_k(scores, self.max_k(k))
         return items[0], scores[0]
 
@@ -207,7 +214,8 @@ class Pipeline:
         list; see :mod:`tailwise.pipeline.query`).
 
         Unknown users, and users the model scores every item alike for, get :meth:`fallback`
-        (not re-ranked), labelled in :attr:`UserLists.fallback`. `exposure` chooses the
+        (unknown users: re-ranked when `exposure` names a re-ranker), labelled in
+        :attr:`UserLists.fallback`. `exposure` chooses the
         re-ranker (:class:`~tailwise.rerank.Exposure`; default: the model's own lists).
         """
         k = self.max_k(k)
@@ -230,7 +238,7 @@ class Pipeline:
                 items[u], scores[u] = self.fallback(k, candidates, rows[r].indices)
                 why[u] = self._why_flat(rows[r])
         if (~known).any():
-            items[~known], scores[~known] = self.fallback(k, candidates)
+            items[~known], scores[~known] = self.fallback(k, candidates, exposure=exposure)
         if (why != "").any():
             log.info("%d users got the popularity fallback", int((why != "").sum()))
         return UserLists(list(map(str, user_ids)), items, scores, known, tuple(why.tolist()))

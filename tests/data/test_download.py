@@ -187,3 +187,37 @@ def test_bad_zip_is_a_data_error(server, tmp_path):
         load_movielens("ml-latest-small", cache_dir=tmp_path, base_url=server.url, progress=False)
     assert not (tmp_path / "movielens" / "ml-latest-small").exists()
 
+
+
+def slice_zip(top: str) -> bytes:
+    """A MovieLens-format archive of the bundled sample's first 30 users."""
+    import pandas as pd
+
+    from tailwise.data import demo_path
+
+    r = pd.read_csv(demo_path() / "ratings.csv")
+    r = r[r.userId <= 30]
+    m = pd.read_csv(demo_path() / "movies.csv")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{top}/ratings.csv", r.to_csv(index=False))
+        zf.writestr(f"{top}/movies.csv", m.to_csv(index=False))
+    return buf.getvalue()
+
+
+def test_cli_takes_a_name_and_says_when_offline(server, tmp_path, monkeypatch, capsys):
+    from tailwise.cli.main import main
+
+    data = slice_zip("ml-latest-small")
+    server.files = {"/ml-latest-small.zip": data, "/ml-latest-small.zip.md5": md5_file("z", data)}
+    monkeypatch.setenv("TAILWISE_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("TAILWISE_MOVIELENS_URL", server.url)
+    out = tmp_path / "results.csv"
+    assert main(["evaluate", "--movielens", "ml-latest-small", "--models", "popular", "--output", str(out)]) == 0
+    assert out.read_text().startswith("dataset,split,model")
+    monkeypatch.setenv("TAILWISE_MOVIELENS_URL", "http://127.0.0.1:9")  # nothing listens there
+    capsys.readouterr()
+    assert main(["evaluate", "--movielens", "ml-1m", "--models", "popular"]) == 2
+    err = capsys.readouterr().err
+    assert "could not download http://127.0.0.1:9/ml-1m.zip" in err and "by hand" in err
+    assert "Traceback" not in err

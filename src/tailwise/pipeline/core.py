@@ -214,8 +214,7 @@ class Pipeline:
         list; see :mod:`tailwise.pipeline.query`).
 
         Unknown users, and users the model scores every item alike for, get :meth:`fallback`
-        (unknown users: re-ranked when `exposure` names a re-ranker), labelled in
-        :attr:`UserLists.fallback`. `exposure` chooses the
+        (not re-ranked), labelled in :attr:`UserLists.fallback`. `exposure` chooses the
         re-ranker (:class:`~tailwise.rerank.Exposure`; default: the model's own lists).
         """
         k = self.max_k(k)
@@ -238,7 +237,7 @@ class Pipeline:
                 items[u], scores[u] = self.fallback(k, candidates, rows[r].indices)
                 why[u] = self._why_flat(rows[r])
         if (~known).any():
-            items[~known], scores[~known] = self.fallback(k, candidates, exposure=exposure)
+            items[~known], scores[~known] = self.fallback(k, candidates)
         if (why != "").any():
             log.info("%d users got the popularity fallback", int((why != "").sum()))
         return UserLists(list(map(str, user_ids)), items, scores, known, tuple(why.tolist()))

@@ -87,20 +87,24 @@ def model_styles(names: Sequence[str]) -> dict[str, object]:
     return {name: LINESTYLES[n % len(LINESTYLES)] for n, name in enumerate(unique)}
 
 
-def label_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], min_gap: float = 11.0) -> None:
-    """Write each line's name just right of its last point, in its colour, nudging labels
-    apart vertically (in points) where they would overlap. `ends` holds (x, y, text, colour)."""
+def label_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], min_gap: float = 11.0, dy0: float = 0.0) -> None:
+    """Write each line's name just right of its last point, in its colour, moving labels up (in
+    points; down near the top) where they would overlap one already placed. `ends` holds
+    (x, y, text, colour); `dy0` shifts every label (e.g. below a point's own annotation)."""
     to_px = ax.transData.transform
+    top = ax.get_window_extent().y1
     placed: list[tuple[float, float]] = []
-    for x, y, text, colour in sorted(ends, key=lambda e: -e[1]):
+    for x, y, text, colour in sorted(ends, key=lambda e: e[1]):
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
         px, py = to_px((x, y))
-        dy = 0.0
-        while any(abs(px - qx) < 90 and abs(py + dy - qy) < min_gap for qx, qy in placed):
-            dy -= min_gap / 2
+        dy, step = dy0, min_gap / 2
+        while any(abs(px - qx) < 110 and abs(py + dy - qy) < min_gap for qx, qy in placed):
+            dy += step if py + dy + min_gap < top else -step
+            if abs(dy) > 40 * min_gap:
+                break
         placed.append((px, py + dy))
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, dy), fontsize=8,
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, dy), fontsize=8,
                     color=colour, va="center", fontweight="bold", annotation_clip=False)  # fmt: skip
 
 
@@ -198,7 +202,7 @@ def recommendation_curve(
     left.set_xlabel("item rank by times recommended (log scale; 1 = most recommended)")
     left.set_ylabel(f"share of users with the item in their top-{k} (log)")
     left.set_xlim(right=n * 4)  # room for the labels at the lines' ends
-    label_ends(left, ends)
+    label_ends(left, ends, dy0=6.0)
     right.legend(loc="lower right", fontsize=8, frameon=False)
     _cut_line(right, int((~tail).sum()), n, int((pop == 0).sum()), label_cold=False)
     right.set_xscale("log")
@@ -345,7 +349,7 @@ def tradeoff_figure(
     if fin.any():  # room on the right for the labels at the lines' ends
         lo, hi = float(x[fin].min()), float(x[fin].max())
         ax.set_xlim(lo - 0.03 * (hi - lo or 1.0), hi + 0.3 * (hi - lo or 1.0))
-    label_ends(ax, ends)
+    label_ends(ax, ends, dy0=-9.0)  # below the point: its tail weight is written above it
     ax.legend(fontsize=8, frameon=False, loc="best")
     return _png(fig)
 

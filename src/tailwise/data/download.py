@@ -194,7 +194,7 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> None:
             start = 0
         total = resp.headers.get("Content-Length")
         total = None if total is None else int(total) + start
-        with part.open("ab" if start else "wb") as fh, _bar(url, total, start, progress) as advance:
+        with part.open("ab" if start else "wb") as fh, _Bar(url, total, start, progress) as advance:
             while block := resp.read(CHUNK):
                 fh.write(block)
                 advance(len(block))
@@ -202,7 +202,7 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> None:
         log.info("resumed %s from byte %d", url, start)
 
 
-class _bar:
+class _Bar:
     """A rich download bar on stderr (bytes, speed, time left); nothing when `enabled` is False."""
 
     def __init__(self, url: str, total: int | None, done: int, enabled: bool) -> None:

@@ -93,17 +93,21 @@ def label_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], min_gap:
     (x, y, text, colour); `dy0` shifts every label (e.g. below a point's own annotation)."""
     to_px = ax.transData.transform
     top = ax.get_window_extent().y1
-    placed: list[tuple[float, float]] = []
+    scale = ax.figure.dpi / 72.0  # display pixels per point
+    placed: list[tuple[float, float]] = []  # label centres in display pixels
+
+    def free(px: float, y_px: float) -> bool:
+        return not any(abs(px - qx) < 110 and abs(y_px - qy) < min_gap * scale for qx, qy in placed)
+
     for x, y, text, colour in sorted(ends, key=lambda e: e[1]):
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
         px, py = to_px((x, y))
-        dy, step = dy0, min_gap / 2
-        while any(abs(px - qx) < 110 and abs(py + dy - qy) < min_gap for qx, qy in placed):
-            dy += step if py + dy + min_gap < top else -step
-            if abs(dy) > 40 * min_gap:
-                break
-        placed.append((px, py + dy))
+        # the nearest free place in steps of half a line: up first, down where up leaves the axes
+        ups = [dy0 + n * min_gap / 2 for n in range(80)]
+        tries = [d for d in ups if py + (d + min_gap) * scale < top] + [dy0 - n * min_gap / 2 for n in range(1, 80)]
+        dy = next((d for d in tries if free(px, py + d * scale)), dy0)
+        placed.append((px, py + dy * scale))
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, dy), fontsize=8,
                     color=colour, va="center", fontweight="bold", annotation_clip=False)  # fmt: skip
 

@@ -25,7 +25,7 @@ def data_cache(tmp_path_factory) -> str:
     mp.undo()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Say loudly, at the very end, how many browser tests did not run and how to run them."""
     from tailwise.testing.browser import report_skipped
 

@@ -23,7 +23,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def python_example() -> str:
     """The README's first ``python`` code block."""
-    return re.search(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S).group(1)
+    return re.search(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL).group(1)
 
 
 def ml1m_zip(n_users: int = 60) -> bytes:
@@ -58,7 +58,7 @@ def test_the_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
 def serving_commands() -> list[str]:
     """The three commands of the README's 'From the demo to a served model'."""
     text = README.read_text(encoding="utf-8").split("### From the demo to a served model", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"```bash\n(.*?)```", text, re.DOTALL).group(1)
     return [line.split("#")[0].strip() for line in block.strip().splitlines()]
 
 

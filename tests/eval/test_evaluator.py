@@ -317,7 +317,7 @@ def test_print_table():
 def test_print_table_has_arrows_a_legend_and_marks_the_default():
     from tailwise.eval.table import print_summary
 
-    rows = [*ROWS, dict(model="hybrid", ndcg=0.3400, recall=0.7, tail_recall=0.05, fit_s=20.0)]
+    rows = [*ROWS, {"model": "hybrid", "ndcg": 0.3400, "recall": 0.7, "tail_recall": 0.05, "fit_s": 20.0}]
     rows[1] = {**rows[1], "tail_recall": 0.01}
     console = Console(record=True, width=160)
     print_table(rows, 20, "demo results", console=console)
@@ -335,7 +335,7 @@ def test_print_table_has_arrows_a_legend_and_marks_the_default():
 def test_sweep_summary_is_printed():
     from tailwise.eval.table import print_summary
 
-    sweep = [dict(model="ease", rerank="xquad", tail_weight=w, ndcg=n, tail_recall=t)
+    sweep = [{"model": "ease", "rerank": "xquad", "tail_weight": w, "ndcg": n, "tail_recall": t}
              for w, n, t in [(0.0, 0.30, 0.01), (0.25, 0.296, 0.02), (0.5, 0.25, 0.06)]]  # fmt: skip
     console = Console(record=True, width=200)
     print_summary(ROWS, 20, sweep, console=console)

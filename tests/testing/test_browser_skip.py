@@ -29,7 +29,7 @@ def test_missing_chromium_is_reported_at_the_end(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(src), env.get("PYTHONPATH", "")])
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     text = out.stdout + out.stderr
     assert out.returncode == 0, text
@@ -40,6 +40,6 @@ def test_missing_chromium_is_reported_at_the_end(tmp_path):
     env["TAILWISE_REQUIRE_BROWSER"] = "1"
     failed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert failed.returncode == 1 and "browser tests are required here" in failed.stdout

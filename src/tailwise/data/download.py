@@ -74,11 +74,11 @@ def _hint(remote: Remote, dest: Path) -> str:
     )
 
 
-def _open(url: str, timeout: float, start: int = 0):  # noqa: ANN202 (an http response)
+def _open(url: str, timeout: float, start: int = 0):
     request = urllib.request.Request(url, headers={"User-Agent": "tailwise"})
     if start:
         request.add_header("Range", f"bytes={start}-")
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http(s) URLs only)
+    return urllib.request.urlopen(request, timeout=timeout)
 
 
 def _publisher_md5(remote: Remote, timeout: float) -> str | None:
@@ -209,7 +209,7 @@ class _Bar:
         self.url, self.total, self.done, self.enabled = url, total, done, enabled
         self._progress = None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         if not self.enabled:
             return lambda n: None
         from rich.console import Console

@@ -47,17 +47,21 @@ def default_summary(rows: Sequence[dict], k: int, default: str = DEFAULT_MODEL) 
     if mine is None:
         tail = max(others, key=lambda r: _num(r, "tail_recall") if math.isfinite(_num(r, "tail_recall")) else -1)
         return [
-            f"The default model ({default}) was not evaluated. Most accurate: {p} "
-            f"(NDCG@{k} {_num(peer, 'ndcg'):.4f}); most tail recall: {tail['model']} "
-            f"({_num(tail, 'tail_recall'):.4f})."
+            (
+                f"The default model ({default}) was not evaluated. Most accurate: {p} "
+                f"(NDCG@{k} {_num(peer, 'ndcg'):.4f}); most tail recall: {tail['model']} "
+                f"({_num(tail, 'tail_recall'):.4f})."
+            )
         ]
     nd, pnd = _num(mine, "ndcg"), _num(peer, "ndcg")
     if nd >= pnd:
         out = [f"The default model, {default}, is the most accurate here: NDCG@{k} {nd:.4f} against {p}'s {pnd:.4f}, the next best."]
     else:
         out = [
-            f"The default model, {default}, reaches NDCG@{k} {nd:.4f}: {nd / pnd:.1%} of {p}'s "
-            f"{pnd:.4f} ({p} is the most accurate other model here)."
+            (
+                f"The default model, {default}, reaches NDCG@{k} {nd:.4f}: {nd / pnd:.1%} of {p}'s "
+                f"{pnd:.4f} ({p} is the most accurate other model here)."
+            )
         ]
     tr, ptr = _num(mine, "tail_recall"), _num(peer, "tail_recall")
     if math.isfinite(tr) and math.isfinite(ptr):

@@ -41,7 +41,7 @@ INSTALL_HINT = (
 )
 
 
-def report_skipped(terminalreporter) -> int:  # noqa: ANN001 (pytest's TerminalReporter)
+def report_skipped(terminalreporter) -> int:
     """Print a loud banner when browser tests were skipped (from ``pytest_terminal_summary``);
     returns how many were."""
     skipped = [

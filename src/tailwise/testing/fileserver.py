@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class FileServer:
@@ -20,7 +21,7 @@ class FileServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 body = server.files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -52,7 +53,7 @@ class FileServer:
         self._httpd.server_close()
         self._thread.join()
 
-    def __enter__(self) -> FileServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -312,3 +312,34 @@ def test_print_table():
     assert "0.1234" in text and "12.50" in text
     nan_line = next(line for line in text.splitlines() if "head_recall@20" in line)
     assert "-" in nan_line and "nan" not in nan_line.lower().replace("head_recall", "")
+
+
+def test_print_table_has_arrows_a_legend_and_marks_the_default():
+    from tailwise.eval.table import print_summary
+
+    rows = [*ROWS, {"model": "hybrid", "ndcg": 0.3400, "recall": 0.7, "tail_recall": 0.05, "fit_s": 20.0}]
+    rows[1] = {**rows[1], "tail_recall": 0.01}
+    console = Console(record=True, width=160)
+    print_table(rows, 20, "demo results", console=console)
+    print_summary(rows, 20, console=console)
+    text = console.export_text()
+    assert "ndcg@20 ↑" in text and "fit_s ↓" in text and "tail_recall@20 ↑" in text
+    assert "(default)" in text
+    assert "↑ higher is better, ↓ lower is better" in text
+    assert "ranking quality" in text and "recall on held-out long-tail items" in text
+    said = " ".join(text.split())
+    assert "reaches NDCG@20 0.3400: 98.4% of ease's 0.3456" in said
+    assert "tail recall@20) against ease's 0.0100: 5.0x" in said
+
+
+def test_sweep_summary_is_printed():
+    from tailwise.eval.table import print_summary
+
+    sweep = [{"model": "ease", "rerank": "xquad", "tail_weight": w, "ndcg": n, "tail_recall": t}
+             for w, n, t in [(0.0, 0.30, 0.01), (0.25, 0.296, 0.02), (0.5, 0.25, 0.06)]]  # fmt: skip
+    console = Console(record=True, width=200)
+    print_summary(ROWS, 20, sweep, console=console)
+    text = " ".join(console.export_text().split())
+    assert "Trade-off sweep (3 settings)" in text
+    assert "ease + xquad: up to tail weight 0.25 NDCG stays within 98% of its own (0.2960 vs 0.3000)" in text
+    assert "at 0.5 it is 0.2500 and 0.0600" in text

@@ -140,3 +140,22 @@ def test_popularity_order_agrees_with_the_head_tail_cut():
     tail = tail_mask(pop, 0.2)
     n_head = int((~tail).sum())
     assert not tail[order[:n_head]].any() and tail[order[n_head:]].all()
+
+
+def test_line_end_labels_never_overlap_and_always_finish():
+    """Many lines ending at one point (as the recommendation curves do at 1 / n_users) still get
+    one label each, apart from each other, and the placement ends."""
+    pytest.importorskip("matplotlib")
+    from tailwise.eval.report import plots
+
+    fig, (ax,) = plots._figure()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 1)
+    ends = [(9.0, 0.99, f"model {n}", "#000000") for n in range(12)] + [(1.0, 0.0, "low", "#111111")]
+    plots.label_ends(ax, ends)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert len(boxes) == len(ends)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (a, b)

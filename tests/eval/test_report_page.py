@@ -184,6 +184,31 @@ def test_bucket_table_adds_up_to_the_held_out_interactions(report_data):
     assert total == report_data.ctx.truth.nnz
 
 
+def test_summary_at_the_top_computed_from_the_results(report_data, page):
+    top = page.split('id="summary"')[1].split("</section>")[0]
+    assert page.index('id="summary"') < page.index('id="metrics"')
+    # the fixture has no hybrid: the summary says so and names the most accurate model
+    best = max(report_data.rows, key=lambda r: r["ndcg"])
+    assert "(hybrid) was not evaluated" in top and f"{best['model']} (NDCG@10 {best['ndcg']:.4f})" in top
+    # one sentence per swept (model, re-ranker)
+    assert top.count(" + xquad: up to tail weight") == 2 and top.count(" + calibrated: up to") == 2
+
+
+def test_default_model_highlighted_and_compared(report_data):
+    runs = [dataclasses.replace(r, name="hybrid", row={**r.row, "model": "hybrid"}) if r.name == "itemknn" else r
+            for r in report_data.runs]  # fmt: skip
+    html_text = render(dataclasses.replace(report_data, runs=runs, tradeoff=None))
+    hyb = next(r.row for r in runs if r.name == "hybrid")
+    pop = next(r.row for r in runs if r.name == "popular")
+    assert '<tr data-model="hybrid" class="default"><td>hybrid (default)</td>' in html_text
+    top = html_text.split('id="summary"')[1].split("</section>")[0]
+    if hyb["ndcg"] >= pop["ndcg"]:
+        assert f"is the most accurate here: NDCG@10 {hyb['ndcg']:.4f} against popular's {pop['ndcg']:.4f}" in top
+    else:
+        assert f"{hyb['ndcg'] / pop['ndcg']:.1%} of popular's" in top
+    assert f"It recommends {hyb['coverage']:.1%} of the catalogue to someone, against popular's {pop['coverage']:.1%}" in top
+
+
 def test_missing_tradeoff_and_cold_items_say_how_to_get_them(report_data):
     ctx = report_data.ctx
     # the same lists judged without any cold item in the truth

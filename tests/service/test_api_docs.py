@@ -14,7 +14,7 @@ import pytest
 from tailwise.service.keys import add_key
 
 #: the operations of the API (each must appear in the docs page)
-N_OPERATIONS = 12
+N_OPERATIONS = 13
 
 
 @pytest.fixture(scope="module")

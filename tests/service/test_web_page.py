@@ -201,3 +201,75 @@ def test_with_api_keys_the_page_asks_for_a_key_and_sends_it(server, hybrid_dir, 
         pg.get_by_label("Title").fill("Not Allowed (2030)")
         pg.get_by_role("button", name="Add item").click()
         expect(pg.get_by_role("alert")).to_contain_text("needs a 'write' key")
+
+
+@pytest.mark.slow
+def test_history_beside_the_list_and_actions_on_every_card(page, site, tmp_path) -> None:
+    """A user's list shows the user's history beside it; every card offers 'More like this',
+    'Like' and 'Not for me'; a like posts feedback and the list and history follow it; a
+    dislike is stored but leaves the list; 'More like this' shows the API's similar items."""
+    page.get_by_label("User id").fill(USER)
+    page.get_by_role("button", name="Recommend for this user").click()
+    wait_for_summary(page, rf"10 items for user {USER} \(model order\)")
+    api = httpx.get(f"{site}/history", params={"user_id": USER, "limit": 10}).json()
+    panel = page.locator("#history-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#history-heading")).to_have_text(f"History of user {USER}")
+    expect(page.locator("#history-summary")).to_contain_text(f"{api['total']} interactions")
+    listed = page.locator("#history > li")
+    expect(listed).to_have_count(len(api["items"]))
+    assert [listed.nth(i).get_attribute("data-item-id") for i in range(listed.count())] == [i["item_id"] for i in api["items"]]
+    cards = page.locator("#results > li")
+    for i in range(cards.count()):
+        assert cards.nth(i).locator(".actions button").all_inner_texts() == ["More like this", "Like", "Not for me"]
+    page.screenshot(path=str(tmp_path / "page-user.png"), full_page=True)
+
+    liked = shown(page)[2]
+    with page.expect_response(lambda r: r.url.endswith("/feedback") and r.status == 200):
+        cards.nth(2).get_by_role("button", name="Like", exact=True).click()
+    expect(page.locator("#feedback-status")).to_contain_text(f"user {USER} likes “{liked['title']}”")
+    wait_for_summary(page, rf"10 items for user {USER}")
+    expect(page.locator("#history > li").first).to_have_attribute("data-item-id", liked["item_id"])
+    expect(page.locator("#history > li").first).to_contain_text("liked here")
+    assert liked["item_id"] not in [c["item_id"] for c in shown(page)]  # now history, not a recommendation
+    assert httpx.get(f"{site}/history", params={"user_id": USER}).json()["items"][0]["item_id"] == liked["item_id"]
+
+    top = shown(page)[0]
+    cards.nth(0).get_by_role("button", name="Not for me").click()
+    expect(page.locator("#feedback-status")).to_contain_text("does not want")
+    expect(page.locator("#results > li").first).not_to_have_attribute("data-item-id", top["item_id"])
+    wait_for_summary(page, rf"10 items for user {USER}")
+    assert top["item_id"] not in [c["item_id"] for c in shown(page)]
+    assert top["item_id"] not in {i["item_id"] for i in httpx.get(f"{site}/history", params={"user_id": USER, "limit": 1000}).json()["items"]}
+
+    first = shown(page)[0]
+    page.locator("#results > li").first.get_by_role("button", name="More like this").click()
+    wait_for_summary(page, "items for people who like")
+    expect(page.locator("#history-panel")).to_be_hidden()
+    similar = httpx.get(f"{site}/similar/{first['item_id']}", params={"k": 10}).json()["items"]
+    assert [c["item_id"] for c in shown(page)] == [i["item_id"] for i in similar]
+
+
+@pytest.mark.slow
+def test_unknown_user_fallback_is_re_ranked_and_counts_read_right(page, site, tmp_path) -> None:
+    """For an unknown user with xQuAD at 0.6 the popular list is re-ranked, so 'n of 10 from the
+    long tail' counts real tail items; counts of one read '1 interaction'."""
+    page.goto(f"{site}/?user_id=nobody-here&rerank=xquad&tail_weight=0.6")
+    wait_for_summary(page, r"re-ranked by xquad")
+    cards = shown(page)
+    api = httpx.get(f"{site}/recommend", params={"user_id": "nobody-here", "k": 10, "rerank": "xquad", "tail_weight": 0.6}).json()
+    assert [c["item_id"] for c in cards] == [i["item_id"] for i in api["items"]]
+    n_tail = tail_count(cards)
+    assert n_tail > 0
+    expect(page.locator("#results-summary")).to_contain_text(f"{n_tail} of 10 from the long tail")
+    page.screenshot(path=str(tmp_path / "page-fallback.png"), full_page=True)
+
+    item = "web-one-interaction"
+    assert httpx.post(f"{site}/items", json={"items": [{"item_id": item, "text": "Quokka Quest (2032)"}]}).status_code == 200
+    assert httpx.post(f"{site}/feedback", json={"events": [{"user_id": USER, "item_id": item, "type": "view"}]}).status_code == 200
+    page.get_by_label("Find items by text").fill("Quokka Quest")
+    page.get_by_role("button", name="Search").click()
+    hit = page.locator(f'#search-results > li[data-item-id="{item}"]')
+    expect(hit).to_contain_text("1 interaction")
+    assert "1 interactions" not in hit.inner_text()
+    assert hit.locator(".actions button").count() == 3

@@ -17,7 +17,8 @@ from tailwise.cli.experiment import (
 
 #: the report's trade-off frontier (a :class:`~tailwise.eval.runner.SweepSpec`): these models
 #: (when evaluated) x re-rankers x tail weights; the sweep reuses each model's fit, so it adds
-#: only a candidate pass per re-ranker and cheap re-ranks
+#: only a candidate pass per re-ranker and cheap re-ranks (three weights instead of five saved no
+#: measurable time: bench/demo_cost.py, docs/benchmarks.md)
 FRONTIER = {"rerankers": ("xquad", "calibrated"), "weights": (0.0, 0.25, 0.5, 0.75, 1.0), "models": ("ease", "hybrid")}
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from tailwise.data import load_demo
     from tailwise.eval.report import ReportData
     from tailwise.eval.runner import SweepSpec
-    from tailwise.eval.table import print_table, write_table
+    from tailwise.eval.table import print_summary, print_table, write_table
 
     if args.models == DEFAULT_MODELS and importlib.util.find_spec("implicit") is None:
         args.models = ",".join(m for m in DEFAULT_MODELS.split(",") if m not in ("als", "bpr"))
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"dataset: bundled {dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, {dataset.n_interactions:,} ratings")
     results = run_experiment(experiment, dataset)
     print_table(results.rows, experiment.k, f"tailwise demo: {dataset.name}, {results.split} split, top-{experiment.k}")
+    print_summary(results.rows, experiment.k, results.tradeoff, console)
     outputs = args.output or [args.out_dir / "results.csv", args.out_dir / "results.json"]
     for out in outputs:
         write_table(results.rows, out)

@@ -30,12 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tailwise.eval.table import print_table, write_table
+    from tailwise.eval.table import print_summary, print_table, write_table
 
     experiment = experiment_from_args(args, exposure=exposure_from_args(args))
     outputs = table_outputs(args)
     results = run_experiment(experiment, load_data(args))
     print_table(results.rows, experiment.k, title(results))
+    print_summary(results.rows, experiment.k, results.tradeoff, console)
     for out in outputs:
         write_table(results.rows, out)
         console.print(f"wrote {out}")

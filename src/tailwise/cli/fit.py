@@ -18,8 +18,7 @@ from tailwise.cli.common import (
     status,
     text_params,
 )  # fmt: skip
-
-DEFAULT_MODEL = "hybrid"
+from tailwise.eval.summary import DEFAULT_MODEL
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

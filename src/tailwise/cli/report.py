@@ -109,13 +109,14 @@ def write_reports(data: ReportData, reports: list[Path]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tailwise.eval.report import ReportData
-    from tailwise.eval.table import print_table, write_table
+    from tailwise.eval.table import print_summary, print_table, write_table
 
     check_one_split(args)
     reports, tables = report_outputs(args)
     experiment = experiment_from_args(args, exposure=sweep_exposure(args), sweep=sweep_from_args(args, DEFAULT_WEIGHTS))
     results = run_experiment(experiment, load_data(args))
     print_table(results.rows, experiment.k, title(results))
+    print_summary(results.rows, experiment.k, results.tradeoff, console)
     write_reports(ReportData.from_results(results, command_line(args, experiment)), reports)
     for path in tables:
         write_table(results.rows, path)

@@ -279,6 +279,7 @@ def run(experiment: Experiment, dataset: Dataset, on_step: OnStep | None = None)
             recs, row = score_pipeline(pipe, ctx, exp.exposure)
             per_split.append(row)
             if n > 1:
+                del pipe, recs
                 continue
             runs.append(ModelRun(row["model"], row, recs.items))
             if exp.sweep is not None and exp.sweep.covers(spec.name):
@@ -288,6 +289,7 @@ def run(experiment: Experiment, dataset: Dataset, on_step: OnStep | None = None)
                     step(f"{name}: re-ranking with {rerank} at tail weight {w:g}")
 
                 tradeoff += sweep_pipeline(pipe, ctx, exp.sweep.rerankers, exp.sweep.weights, exp.exposure, own, on_point)
+            del pipe, recs  # free this model before the next one is fitted: one fitted model at a time
         rows.append({"dataset": dataset.name, "split": label, **mean_rows(per_split)})
     marked = [{"dataset": dataset.name, "split": label, **r} for r in mark_pareto(tradeoff)]
     return Results(exp, dataset.name, label, contexts[0], runs, rows, marked)

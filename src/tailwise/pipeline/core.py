@@ -155,14 +155,21 @@ class Pipeline:
             return Recommendations(cands.items[:, :k], cands.scores[:, :k])
         return Recommendations(*reranker.rerank(cands.items, cands.scores, rows, k, self.rerank_context()))
 
-    def fallback(self, k: int, candidates: np.ndarray | None = None, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def fallback(self, k: int, candidates: np.ndarray | None = None, exclude: np.ndarray | None = None,
+                 exposure: Exposure | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The list of a user the model cannot rank items for: the `k` (at most the catalogue)
         most interacted-with training items within `candidates` and outside `exclude` (item
-        indices, e.g. the user's history), with the item's training count as score."""
+        indices, e.g. the user's history), with the item's training count as score. When
+        `exposure` names an active re-ranker, it re-ranks that popularity list
+        (:func:`~tailwise.pipeline.stages.rerank_fallback`)."""
         scores = mask_to(self.popularity()[None, :], candidates)
         if exclude is not None and len(exclude):
             scores = scores.copy()
             scores[0, np.asarray(exclude, dtype=np.int64)] = -np.inf
+        reranker = exposure.reranker() if exposure is not None and exposure.active else None
+        if reranker is not None:
+            row = history_row(np.empty(0, np.int64) if exclude is None else np.asarray(exclude, np.int64), len(self.items))
+            return stages.rerank_fallback(scores, reranker, self.rerank_context(), row, self.max_k(k), exposure.n_candidates)
         items, scores = top_k(scores, self.max_k(k))
         return items[0], scores[0]
 

@@ -150,3 +150,21 @@ def run(
     if not out_items:
         return Recommendations(np.empty((0, k), np.int64), np.empty((0, k), np.float32))
     return Recommendations(np.vstack(out_items), np.vstack(out_scores))
+
+
+def rerank_fallback(
+    scores: np.ndarray, reranker: Reranker, ctx: RerankContext, row: sp.csr_matrix, k: int, n_candidates: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The popularity fallback through a re-ranker: its candidates are the `n_candidates` most
+    popular items plus the `k` most popular tail items (the most popular items are all head,
+    so without them a tail-seeking re-ranker would have nothing to pick), re-ranked for the
+    history `row` (one row; empty for an unknown user). `scores` is [1, n_items] popularity,
+    ``-inf`` where an item may not be listed. Returns one list (items, scores)."""
+    pools = pools_for(reranker, k, n_candidates, ctx)
+    items, vals = top_k(scores, max(pools.n_top, k))
+    tail = np.where(ctx.tail[None, :], scores, -np.inf)
+    items, vals = merge_lists(items, vals, *top_k(tail, k))
+    if pools.n_pool:
+        items, vals = merge_lists(items, vals, *top_k(np.where(pools.pool[None, :], scores, -np.inf), pools.n_pool))
+    out_items, out_scores = reranker.rerank(items, vals, row, k, ctx)
+    return out_items[0], out_scores[0]

@@ -155,13 +155,13 @@ class Snapshot:
         A training user without feedback is the pipeline's list of that user; a user with
         feedback is folded in from the whole row (training history plus feedback, for models
         with per-user state too); a user with neither gets :meth:`Pipeline.fallback`, the
-        most popular items, not re-ranked (``known: false``). An erased user's training row is
+        most popular items, through the request's re-ranker when it names one (``known: false``). An erased user's training row is
         not used (only feedback sent after the erasure, if any).
         """
         u = self.user_index(user_id, key)
         extra = self.profiles.folded.get(key)
         if u < 0 and extra is None:
-            items, scores = self.pipe.fallback(k, candidates)
+            items, scores = self.pipe.fallback(k, candidates, exposure=exposure)
             return self._answer(user_id, False, items, scores, np.empty(0, np.int64), np.empty(0, np.int64))
         h = self.pipe.history
         if extra is None:
@@ -234,6 +234,24 @@ class Snapshot:
         valid = items >= 0
         reasons = because(self.rel, liked, seeds, items[valid], self.titles)
         return {"user_id": user_id, "known": known, "model": self.pipe.model.name, "items": self.item_objects(items[valid], scores[valid], reasons)}
+
+    def history(self, user_id: str, key: str, limit: int) -> dict[str, Any]:
+        """A user's history as the service uses it: feedback items since training first (the
+        most recent events), then the training items (not used after an erasure); `limit` items
+        and the total."""
+        u = self.user_index(user_id, key)
+        extra = self.profiles.folded.get(key)
+        h = self.pipe.history
+        train = h.indices[h.indptr[u] : h.indptr[u + 1]] if u >= 0 else np.empty(0, np.int64)
+        fed = np.empty(0, np.int64) if extra is None else np.asarray(extra, np.int64)
+        train = train[~np.isin(train, fed)]
+        order = [(int(i), "feedback") for i in fed[::-1]] + [(int(i), "training") for i in train]
+        ids = self.pipe.items.ids
+        items = [
+            {"item_id": str(ids[i]), "title": self.titles[i], "tail": bool(self.tail[i]), "source": src}
+            for i, src in order[:limit]
+        ]  # fmt: skip
+        return {"user_id": user_id, "known": u >= 0 or extra is not None, "total": len(order), "items": items}
 
     def similar(self, item: int, k: int) -> dict[str, Any]:
         """The k items most like one item, by the model's item relations."""

@@ -51,7 +51,7 @@ def merged_dataset(pipe: Pipeline, store: FeedbackStore, settings: ServiceSettin
     if store.pseudonymised and not settings.pseudonymise:
         raise DataError("the database stores pseudonymised user ids: give the same secret", path=store.path)
     stored = store.contents()  # events, items and erasures from one snapshot
-    events = stored.events
+    events = [(i, e) for i, e in stored.events if e.value >= 0]  # dislikes are not interactions
     since = int(pipe.meta.get("erased_through", 0))
     train_ids = pipe.users.ids.tolist()
     keys = [settings.user_key(u) for u in train_ids] if settings.pseudonymise else train_ids
@@ -80,7 +80,7 @@ def merged_dataset(pipe: Pipeline, store: FeedbackStore, settings: ServiceSettin
         "new_items": new_items,
         "updated_items": updated,
         "erased_users": int(dropped.sum()),
-        "feedback_through": events[-1][0] if events else int(pipe.meta.get("feedback_through", 0)),
+        "feedback_through": stored.events[-1][0] if stored.events else int(pipe.meta.get("feedback_through", 0)),
         "erased_through": stored.erasures[-1].id if stored.erasures else since,
     }
     return ds, summary

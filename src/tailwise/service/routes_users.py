@@ -1,4 +1,5 @@
-"""``DELETE /users/{user_id}``: the right to erasure.
+"""``GET /history``: a user's history as the service sees it; ``DELETE /users/{user_id}``: the
+right to erasure.
 
 The user's feedback events are deleted and the user is recorded as erased in one SQLite
 transaction, committed before the answer; the live service then drops the user's folded
@@ -11,12 +12,12 @@ writes. Erasing again is harmless (idempotent). A write operation: it runs in th
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from tailwise.service.guard import Caller, guard
 from tailwise.service.routes_recommend import ERRORS
-from tailwise.service.schemas import check_id
+from tailwise.service.schemas import Id, check_id
 from tailwise.service.state import ServiceState
 
 
@@ -30,10 +31,38 @@ class ErasureResponse(BaseModel):
     erased_at: str = Field(description="when the erasure was committed (ISO-8601, UTC)")
 
 
+class HistoryItem(BaseModel):
+    item_id: str
+    title: str
+    tail: bool
+    source: str = Field(description="'feedback' (sent to this service) or 'training' (in the model's training data)")
+
+
+class HistoryResponse(BaseModel):
+    user_id: str
+    known: bool = Field(description="the service has a history for this user (training data or feedback)")
+    total: int = Field(description="items in the history; `items` holds the first `limit`")
+    items: list[HistoryItem]
+
+
 def router(state: ServiceState) -> APIRouter:
     """The user routes of one service."""
     s = state.settings
     r = APIRouter(tags=["users"])
+
+    @r.get("/history", response_model=HistoryResponse, responses=ERRORS)
+    def history(
+        user_id: Annotated[Id, Query(description="the user's id")],
+        caller: Annotated[Caller, guard(s.keys).read],
+        limit: Annotated[int, Query(ge=1, le=1000, description="items to list")] = 10,
+    ) -> dict:
+        """The items the service holds for a user, feedback sent since training first (the
+        most recent first), then the training items; what their recommendations build on.
+        A key bound to a user reads that user's history only."""
+        bound = caller.key.user if caller.key is not None else None
+        if bound is not None and bound != user_id:
+            raise HTTPException(403, f"this API key reads the history of user {bound!r} only, not of {user_id!r}")
+        return state.live.history(user_id, s.user_key(user_id), limit)
 
     @r.delete("/users/{user_id:path}", response_model=ErasureResponse, responses=ERRORS)
     def erase_user(

@@ -299,7 +299,7 @@ class ServiceState:
                 raise UnknownItemError(f"events[{n}].item_id: unknown item {events[n].item_id!r}")
             stored = [Event(key, e.item_id, e.type, e.value, e.ts) for key, e in zip(keys, events)]
             first, _ = self.store.add_events(stored)
-            rows = [(first + n, key, e.item_id) for n, (key, e) in enumerate(zip(keys, events))]
+            rows = [(first + n, key, e.item_id) for n, (key, e) in enumerate(zip(keys, events)) if e.value >= 0]  # a dislike is not interest
             fold_events(live, rows)
             self.n_events += len(events)
         return len(events)

@@ -232,10 +232,11 @@ class FeedbackStore:
 
     # ------------------------------------------------------------------ reads
     def events_after(self, event_id: int = 0) -> list[tuple[int, str, str]]:
-        """(id, user_key, item_id) of every event with a larger id, in id order."""
+        """(id, user_key, item_id) of every event with a larger id, in id order; dislikes (a
+        negative value) are left out: they never count as interest."""
         with self._lock:
             return self._db.execute(
-                "SELECT id, user_key, item_id FROM events WHERE id > ? ORDER BY id", (int(event_id),)
+                "SELECT id, user_key, item_id FROM events WHERE id > ? AND value >= 0 ORDER BY id", (int(event_id),)
             ).fetchall()
 
     def events(self) -> list[tuple[int, Event]]:
@@ -245,17 +246,17 @@ class FeedbackStore:
         return [(r[0], Event(*r[1:])) for r in rows]
 
     def user_items(self, user_key: str, after: int = 0) -> list[str]:
-        """Item ids of one user's events with an id larger than `after`, in id order."""
+        """Item ids of one user's events with an id larger than `after`, in id order (not dislikes)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT item_id FROM events WHERE user_key = ? AND id > ? ORDER BY id", (user_key, int(after))
+                "SELECT item_id FROM events WHERE user_key = ? AND id > ? AND value >= 0 ORDER BY id", (user_key, int(after))
             ).fetchall()
         return [r[0] for r in rows]
 
     def item_event_counts(self, after: int = 0) -> dict[str, int]:
-        """Number of events per item id among the events with an id larger than `after`."""
+        """Number of events per item id among the events with an id larger than `after` (not dislikes)."""
         with self._lock:
-            rows = self._db.execute("SELECT item_id, COUNT(*) FROM events WHERE id > ? GROUP BY item_id", (int(after),)).fetchall()
+            rows = self._db.execute("SELECT item_id, COUNT(*) FROM events WHERE id > ? AND value >= 0 GROUP BY item_id", (int(after),)).fetchall()
         return {item: int(n) for item, n in rows}
 
     def erasures(self, after: int = 0) -> list[Erasure]:

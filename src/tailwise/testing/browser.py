@@ -32,12 +32,38 @@ def chromium_path() -> str | None:
     return None
 
 
+#: how a browser test's skip reason starts (the test run's summary counts these loudly)
+SKIP_PREFIX = "browser test skipped: "
+#: how to get the browser tests to run, printed with the count of skipped ones
+INSTALL_HINT = (
+    "install Chromium (Debian/Ubuntu: sudo apt-get install -y chromium; or set TAILWISE_CHROMIUM "
+    "to a Chromium/Chrome executable); CI (.ci/run) installs it and sets TAILWISE_REQUIRE_BROWSER=1"
+)
+
+
+def report_skipped(terminalreporter) -> int:
+    """Print a loud banner when browser tests were skipped (from ``pytest_terminal_summary``);
+    returns how many were."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", [])
+        if SKIP_PREFIX in str(getattr(r, "longrepr", ""))
+    ]  # fmt: skip
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER TESTS WERE SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(
+            f"The HTML report and the web page were not checked in a browser: {INSTALL_HINT}.",
+            red=True,
+            bold=True,
+        )
+    return len(skipped)
+
+
 def _unavailable(reason: str) -> None:
     import pytest
 
     if os.environ.get("TAILWISE_REQUIRE_BROWSER") == "1":
         pytest.fail(f"browser tests are required here but {reason}")
-    pytest.skip(reason)
+    pytest.skip(SKIP_PREFIX + reason)
 
 
 @contextmanager

@@ -17,10 +17,8 @@ from tailwise.artifacts import atomic_write_text
 from tailwise.eval.evaluator import ACCURACY, LONG_TAIL
 from tailwise.eval.report.runs import ReportData
 from tailwise.eval.report.sections import Section, build_sections, format_value
-
-TIMES = ("fit_s", "recommend_s")
-#: metrics where a lower value is the better one (marked ↓ in the table)
-LOWER_IS_BETTER = frozenset({"arp", "gini", "fit_s", "recommend_s"})
+from tailwise.eval.summary import DEFAULT_MODEL, default_summary, sweep_summary
+from tailwise.eval.table import LOWER_IS_BETTER, TIMES
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#fafafa}
@@ -32,7 +30,8 @@ th,td{padding:3px 5px;text-align:right;border-bottom:1px solid #eee;white-space:
 thead th{white-space:normal;vertical-align:bottom}
 th:first-child,td:first-child{text-align:left}thead th{background:#f3f3f3}
 tr.group th{background:#fff;text-align:center;border-bottom:2px solid #ccc}
-td.best{font-weight:700}.scroll{overflow-x:auto}table.small{margin-top:1em}
+td.best{font-weight:700}tr.default td{background:#fff4d6}tr.default td:first-child{font-weight:700}
+.summary{font-size:1.05em;background:#f4f8fc;border-left:4px solid #3b6ea8;padding:.5em 1em;max-width:900px}.scroll{overflow-x:auto}table.small{margin-top:1em}
 tr.muted td{color:#777}figure{margin:1em 0}figure img{max-width:100%;height:auto;display:block}
 figcaption{color:#444;font-size:.92em;max-width:900px;margin-top:.4em}
 .missing{background:#fff8e6;border-left:4px solid #e0a82c;padding:.6em 1em}
@@ -64,7 +63,7 @@ def _best(rows: list[dict], col: str) -> float | None:
 
 
 def metrics_table(rows: list[dict], k: int) -> str:
-    """One row per model; the best value of each column in bold."""
+    """One row per model; the best value of each column in bold, the default model's row shaded."""
     groups = metric_columns(rows)
     cols = [c for _, cs in groups for c in cs]
     top = "".join(
@@ -85,7 +84,10 @@ def metrics_table(rows: list[dict], k: int) -> str:
             for c in cols
         )
         name = html.escape(str(row.get("model", "?")))
-        body.append(f'<tr data-model="{name}"><td>{name}</td>{cells}</tr>')
+        if row.get("model") == DEFAULT_MODEL:
+            body.append(f'<tr data-model="{name}" class="default"><td>{name} (default)</td>{cells}</tr>')
+        else:
+            body.append(f'<tr data-model="{name}"><td>{name}</td>{cells}</tr>')
     return (
         '<div class="scroll"><table id="metrics-table"><thead>'
         f'<tr class="group"><th></th>{top}</tr><tr><th>model</th>{head}</tr></thead>'
@@ -134,9 +136,18 @@ def render(d: ReportData, on_step: Callable[[str], None] | None = None) -> str:
         "left, the long tail on the right: tail recall is recall on held-out items outside the "
         "head, coverage the share of the catalogue recommended to anyone, APLT the share of "
         "list slots that go to tail items, ARP the mean training popularity of listed items. "
-        "Bold: the best value of each column (↑ higher is better, ↓ lower is better). "
+        "Bold: the best value of each column (↑ higher is better, ↓ lower is better); "
+        f"shaded: the default model ({DEFAULT_MODEL}). "
         "Formulas: docs/evaluation.md.</p>"
         f"{metrics_table(d.rows, ctx.k)}</section>"
+    )
+    said = default_summary(d.rows, ctx.k) + sweep_summary(d.tradeoff or [])
+    summary = (
+        '<section id="summary"><h2>In short</h2><div class="summary">'
+        + "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in said)
+        + "</div></section>"
+        if said
+        else ""
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -144,7 +155,7 @@ def render(d: ReportData, on_step: Callable[[str], None] | None = None) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<header><h1>{html.escape(title)}</h1><p class='meta'>{meta}<br>"
         f"tailwise {html.escape(__version__)} · {stamp}{extra}</p>{notes}<nav>{nav}</nav></header>"
-        f"{metrics}{''.join(_section_html(s) for s in sections)}</main></body></html>\n"
+        f"{summary}{metrics}{''.join(_section_html(s) for s in sections)}</main></body></html>\n"
     )
 
 

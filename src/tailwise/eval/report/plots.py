@@ -2,7 +2,10 @@
 
 Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backend
 switch, no display needed); matplotlib is imported only when a figure is drawn. Models keep
-one colour across every figure; the catalogue's own curve is grey and dashed.
+one colour and one line style across every figure, and lines are labelled where they end, so
+a figure reads without matching colours to a legend (and in grey print); the catalogue's own
+curve is grey and dashed. In the trade-off figure every (model, re-ranker) line has its own
+colour, the re-ranker its own line style and marker.
 """
 
 from __future__ import annotations
@@ -66,6 +69,47 @@ def model_colors(names: Sequence[str]) -> dict[str, str]:
     else:
         palette = list(colormaps["tab20"].colors)
     return {name: to_hex(palette[n % len(palette)]) for n, name in enumerate(unique)}
+
+
+#: line styles, one per model in order (solid first); the catalogue is grey ``--``
+LINESTYLES = ("-", (0, (6, 2)), "-.", ":", (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2, 2, 2)), (0, (1, 1)), (0, (4, 4)))
+
+
+def model_styles(names: Sequence[str]) -> dict[str, object]:
+    """One matplotlib line style per model name, stable in the order given.
+
+    Examples
+    --------
+    >>> model_styles(["ease", "hybrid", "ease"])
+    {'ease': '-', 'hybrid': (0, (6, 2))}
+    """
+    unique = list(dict.fromkeys(names))
+    return {name: LINESTYLES[n % len(LINESTYLES)] for n, name in enumerate(unique)}
+
+
+def label_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], min_gap: float = 11.0, dy0: float = 0.0) -> None:
+    """Write each line's name just right of its last point, in its colour, moving labels up (in
+    points; down near the top) where they would overlap one already placed. `ends` holds
+    (x, y, text, colour); `dy0` shifts every label (e.g. below a point's own annotation)."""
+    to_px = ax.transData.transform
+    top = ax.get_window_extent().y1
+    scale = ax.figure.dpi / 72.0  # display pixels per point
+    placed: list[tuple[float, float]] = []  # label centres in display pixels
+
+    def free(px: float, y_px: float) -> bool:
+        return not any(abs(px - qx) < 110 and abs(y_px - qy) < min_gap * scale for qx, qy in placed)
+
+    for x, y, text, colour in sorted(ends, key=lambda e: e[1]):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        px, py = to_px((x, y))
+        # the nearest free place in steps of half a line: up first, down where up leaves the axes
+        ups = [dy0 + n * min_gap / 2 for n in range(80)]
+        tries = [d for d in ups if py + (d + min_gap) * scale < top] + [dy0 - n * min_gap / 2 for n in range(1, 80)]
+        dy = next((d for d in tries if free(px, py + d * scale)), dy0)
+        placed.append((px, py + dy * scale))
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, dy), fontsize=8,
+                    color=colour, va="center", fontweight="bold", annotation_clip=False)  # fmt: skip
 
 
 def _cut_line(ax: Axes, n_head: int, n_items: int, n_cold: int, label_cold: bool = True) -> None:
@@ -143,13 +187,17 @@ def recommendation_curve(
     ranks = np.arange(1, n + 1)
     fig, (left, right) = _figure(11.0, 4.6, ncols=2)
     order = popularity_order(pop)
+    styles = model_styles(list(exposures))
     curves = [("catalogue", pop, max(n_train_users, 1), CATALOGUE, "--")]
-    curves += [(name, np.asarray(exp, np.float64), max(n_eval_users, 1), colors[name], "-")
+    curves += [(name, np.asarray(exp, np.float64), max(n_eval_users, 1), colors[name], styles[name])
                for name, exp in exposures.items()]  # fmt: skip
+    ends = []
     for label, values, users, colour, style in curves:
         own = np.sort(values)[::-1] / users
         idx = _log_sample(int((own > 0).sum()))
         left.plot(ranks[idx], own[idx], color=colour, linestyle=style, linewidth=1.8, label=label)
+        if len(idx):
+            ends.append((float(ranks[idx][-1]), float(own[idx][-1]), label, colour))
         cum = cumulative_share(values, order)
         idx = _log_sample(n)
         right.plot(ranks[idx], cum[idx], color=colour, linestyle=style, linewidth=1.8, label=label)
@@ -157,7 +205,9 @@ def recommendation_curve(
     left.set_yscale("log")
     left.set_xlabel("item rank by times recommended (log scale; 1 = most recommended)")
     left.set_ylabel(f"share of users with the item in their top-{k} (log)")
-    left.legend(loc="lower left", fontsize=8, frameon=False)
+    left.set_xlim(right=n * 4)  # room for the labels at the lines' ends
+    label_ends(left, ends, dy0=6.0)
+    right.legend(loc="lower right", fontsize=8, frameon=False)
     _cut_line(right, int((~tail).sum()), n, int((pop == 0).sum()), label_cold=False)
     right.set_xscale("log")
     right.set_xlim(0.8, n * 1.15)
@@ -181,8 +231,9 @@ def lorenz_curves(
     left.plot(
         [0, 1], [0, 1], color="black", linestyle=":", linewidth=1, label="equal exposure (Gini 0)"
     )
+    styles = model_styles(list(exposures))
     curves = [("catalogue: training interactions", item_pop, CATALOGUE, "--")]
-    curves += [(name, exp, colors[name], "-") for name, exp in exposures.items()]
+    curves += [(name, exp, colors[name], styles[name]) for name, exp in exposures.items()]
     for label, values, colour, style in curves:
         x, y = lorenz(values)
         gini = lorenz_gini(x, y)
@@ -272,11 +323,16 @@ def tradeoff_figure(
     for i, r in enumerate(rows):
         groups.setdefault((str(r["model"]), str(r.get("rerank") or "none")), []).append(i)
     rerankers = list(dict.fromkeys(rr for _, rr in groups))
+    line_colors = model_colors([f"{m} + {rr}" for m, rr in groups])
+    ends = []
     for (model, rr), idx in groups.items():
         idx = sorted(idx, key=lambda i: float(rows[i].get("tail_weight") or 0.0))
-        ax.plot(x[idx], y[idx], color=colors.get(model, CATALOGUE), linewidth=1.5,
+        colour = line_colors[f"{model} + {rr}"]
+        ax.plot(x[idx], y[idx], color=colour, linewidth=1.7,
+                linestyle=LINESTYLES[rerankers.index(rr) % len(LINESTYLES)],
                 marker=markers[rerankers.index(rr) % len(markers)], markersize=5,
                 label=f"{model} + {rr}")  # fmt: skip
+        ends.append((float(x[idx][-1]), float(y[idx][-1]), f"{model} + {rr}", colour))
     span = np.array([np.ptp(x[np.isfinite(x)]) or 1.0, np.ptp(y[np.isfinite(y)]) or 1.0])
     placed: list[np.ndarray] = []
     for i in range(len(rows)):  # label the tail weights, skipping points crowded by a label
@@ -293,6 +349,11 @@ def tradeoff_figure(
                zorder=4, label="Pareto front")  # fmt: skip
     ax.set_xlabel(f"tail recall@{k} (held-out tail items found)")
     ax.set_ylabel(f"NDCG@{k}")
+    fin = np.isfinite(x)
+    if fin.any():  # room on the right for the labels at the lines' ends
+        lo, hi = float(x[fin].min()), float(x[fin].max())
+        ax.set_xlim(lo - 0.03 * (hi - lo or 1.0), hi + 0.3 * (hi - lo or 1.0))
+    label_ends(ax, ends, dy0=-9.0)  # below the point: its tail weight is written above it
     ax.legend(fontsize=8, frameon=False, loc="best")
     return _png(fig)
 

@@ -185,7 +185,8 @@ def tradeoff_section(d: ReportData, colors: dict) -> Section:
         )  # fmt: skip
     png = plots.tradeoff_figure(rows, colors, d.ctx.k)
     caption = (
-        f"Each line is one model with one re-ranker; its points are NDCG@{d.ctx.k} (accuracy, up) "
+        f"Each line is one model with one re-ranker (its own colour; the re-ranker sets the line "
+        "style and marker; named where the line ends); its points are NDCG@{d.ctx.k} (accuracy, up) "
         f"against tail recall@{d.ctx.k} (held-out tail items found, right) as the tail weight, "
         "printed beside the points (where they are not crowded), grows from 0 (the model's own "
         "ranking); the table below lists every setting. Up and to the right "

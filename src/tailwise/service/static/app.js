@@ -95,6 +95,12 @@
 
   const formatScore = (s) => (typeof s === "number" && Number.isFinite(s) ? s.toFixed(3) : "–");
 
+  /** "1 interaction", "2 interactions": a count with its noun in the right number. */
+  const plural = (n, one, many = `${one}s`) => `${Number(n).toLocaleString("en")} ${n === 1 ? one : many}`;
+
+  /** Items this person marked "not for me" in this tab: left out of the lists on show. */
+  const disliked = new Set();
+
   // ------------------------------------------------------------------ the list
   function listSettings() {
     const rerank = $("rerank").value;
@@ -103,11 +109,15 @@
   }
 
   function recommendRequest(settings) {
-    const params = { k: settings.k, tail_weight: settings.tailWeight };
+    const params = { k: Math.min(settings.k + disliked.size, 1000), tail_weight: settings.tailWeight };
     if (settings.rerank !== "none") params.rerank = settings.rerank;
     if (state.mode === "user") {
       const query = new URLSearchParams({ user_id: state.userId, ...params });
       return { path: `recommend?${query}`, options: {} };
+    }
+    if (state.mode === "similar") {
+      const query = new URLSearchParams({ k: String(settings.k) });
+      return { path: `similar/${encodeURIComponent(state.itemId)}?${query}`, options: {} };
     }
     const body = JSON.stringify({ query: state.interests, ...params });
     return { path: "recommend", options: { method: "POST", body } };
@@ -128,6 +138,7 @@
       showError("");
       renderList(data, settings);
       rememberInUrl(settings);
+      loadHistory();
     } catch (err) {
       if (err.name === "AbortError" || seq !== state.seq) return;
       showError(err.message);
@@ -137,6 +148,24 @@
     } finally {
       if (seq === state.seq) list.setAttribute("aria-busy", "false");
     }
+  }
+
+  /** The buttons under every item: items like it, and like / not for me (feedback for the user on show). */
+  function actions(item) {
+    const title = item.title || item.item_id;
+    const similar = el("button", { type: "button", class: "action similar", text: "More like this",
+                                   title: `Items like “${title}”` });
+    similar.addEventListener("click", () => showSimilar(item.item_id, title));
+    const forUser = state.mode === "user" && state.userId;
+    const hint = forUser ? "" : "Recommend for a user id first: feedback is sent for that user";
+    const like = el("button", { type: "button", class: "action like", text: "Like",
+                                title: forUser ? `Tell the service user ${state.userId} likes this` : hint });
+    const nope = el("button", { type: "button", class: "action dislike", text: "Not for me",
+                                title: forUser ? `Tell the service user ${state.userId} does not want this` : hint });
+    if (!forUser) { like.disabled = true; nope.disabled = true; }
+    like.addEventListener("click", () => sendFeedback(item, 1, like));
+    nope.addEventListener("click", () => sendFeedback(item, -1, nope));
+    return el("div", { class: "actions" }, similar, like, nope);
   }
 
   function card(item) {
@@ -149,24 +178,78 @@
         el("p", { class: "meta" },
           badge(item.tail),
           el("span", { class: "score", text: `score ${formatScore(item.score)}` }),
-          el("span", { class: "item-id", text: `id ${item.item_id}` }))));
+          el("span", { class: "item-id", text: `id ${item.item_id}` })),
+        actions(item)));
+  }
+
+  /** Post one feedback event for the user on show (value 1: like; -1: not for me, never counted as
+   *  interest), then show the list and the history again. Needs a write key where the service has keys. */
+  async function sendFeedback(item, value, button) {
+    if (!(state.mode === "user" && state.userId)) return;
+    button.disabled = true;
+    try {
+      const body = JSON.stringify({ events: [{ user_id: state.userId, item_id: item.item_id, type: "rating", value }] });
+      await callApi("feedback", { method: "POST", body });
+      if (value < 0) disliked.add(item.item_id);
+      showError("");
+      $("feedback-status").textContent = value < 0
+        ? `Noted: user ${state.userId} does not want “${item.title || item.item_id}”.`
+        : `Noted: user ${state.userId} likes “${item.title || item.item_id}”.`;
+      await refresh();
+    } catch (err) {
+      showError(err.message);
+      button.disabled = false;
+    }
+  }
+
+  function showSimilar(itemId, title) {
+    Object.assign(state, { mode: "similar", itemId, itemTitle: title });
+    refresh();
+  }
+
+  // ------------------------------------------------------------------ the user's history
+  async function loadHistory() {
+    const panel = $("history-panel");
+    if (state.mode !== "user") {
+      panel.hidden = true;
+      return;
+    }
+    try {
+      const data = await callApi(`history?${new URLSearchParams({ user_id: state.userId, limit: "10" })}`);
+      $("history-heading").textContent = `History of user ${state.userId}`;
+      $("history-summary").textContent = data.known
+        ? `${plural(data.total, "interaction")}${data.total > data.items.length ? `, ${data.items.length} shown` : ""}: feedback sent here first (latest first), then the training data.`
+        : "No history: this user is not in the training data and has sent no feedback.";
+      $("history").replaceChildren(...data.items.map((i) =>
+        el("li", { class: "history-item", dataset: { itemId: i.item_id } },
+          el("span", { class: "title", text: i.title || i.item_id }),
+          el("span", { class: "meta" }, badge(i.tail),
+            el("span", { class: "source", text: i.source === "feedback" ? "liked here" : "in training" })))));
+      panel.hidden = false;
+    } catch (err) {
+      panel.hidden = true; // a key bound to another user, or an older service: no history panel
+    }
   }
 
   function renderList(data, settings) {
-    const items = (data && data.items) || [];
+    const items = ((data && data.items) || []).filter((i) => !disliked.has(i.item_id)).slice(0, settings.k);
+    items.forEach((item, n) => { item.rank = n + 1; });
     const tail = items.filter((i) => i.tail).length;
     const list = $("results");
     list.replaceChildren(...items.map(card));
     list.dataset.tailCount = String(tail);
-    const who = state.mode === "user" ? `user ${state.userId}` : "your interests";
-    const how = settings.rerank === "none" || settings.tailWeight === 0
-      ? "model order"
-      : `${settings.rerank}, tail weight ${settings.tailWeight.toFixed(2)}`;
+    const reranked = !(settings.rerank === "none" || settings.tailWeight === 0) && state.mode !== "similar";
+    const who = state.mode === "user" ? `user ${state.userId}`
+      : state.mode === "similar" ? `people who like “${state.itemTitle}”` : "your interests";
+    const how = reranked ? `${settings.rerank}, tail weight ${settings.tailWeight.toFixed(2)}`
+      : state.mode === "similar" ? "the model's item relations" : "model order";
     let text = items.length
-      ? `${items.length} items for ${who} (${how}): ${tail} of ${items.length} from the long tail.`
+      ? `${plural(items.length, "item")} for ${who} (${how}): ${tail} of ${items.length} from the long tail.`
       : `No items to recommend for ${who}.`;
     if (state.mode === "user" && data && data.known === false) {
-      text += " This user is not in the training data, so these are the most popular items.";
+      text += reranked
+        ? ` This user is not in the training data, so these are the most popular items, re-ranked by ${settings.rerank}.`
+        : " This user is not in the training data, so these are the most popular items.";
     }
     if (data && data.query) {
       const n = data.query.relevant;
@@ -181,6 +264,7 @@
   function rememberInUrl(settings) {
     const params = new URLSearchParams();
     if (state.mode === "user") params.set("user_id", state.userId);
+    else if (state.mode === "similar") params.set("similar", state.itemId);
     else params.set("query", state.interests);
     params.set("k", String(settings.k));
     params.set("rerank", settings.rerank);
@@ -216,7 +300,7 @@
       const data = await callApi(`users?${query}`);
       if (!prefix) state.totalUsers = data.total;
       $("user-ids").replaceChildren(...data.users.map((u) =>
-        el("option", { value: u.user_id, label: `${u.interactions} interactions` })));
+        el("option", { value: u.user_id, label: plural(u.interactions, "interaction") })));
     } catch (err) {
       // listing users is off (pseudonymised ids): no suggestions, typing an id still works
       if (!prefix) $("random-user").hidden = true;
@@ -257,13 +341,14 @@
   function foundItem(item, highlightId) {
     const badges = [badge(item.tail)];
     if (item.new) badges.push(el("span", { class: "badge new", title: "Added after training", text: "NEW" }));
-    const counts = typeof item.interactions === "number" ? `${item.interactions} interactions` : null;
+    const counts = typeof item.interactions === "number" ? plural(item.interactions, "interaction") : null;
     return el("li", { class: item.item_id === highlightId ? "found-item highlight" : "found-item",
                       dataset: { itemId: item.item_id } },
       el("span", { class: "title", text: item.title || item.item_id }),
       el("span", { class: "meta" }, ...badges,
         counts ? el("span", { text: counts }) : null,
-        el("span", { class: "item-id", text: `id ${item.item_id}` })));
+        el("span", { class: "item-id", text: `id ${item.item_id}` })),
+      actions(item));
   }
 
   async function search(text, highlightId = null) {
@@ -277,7 +362,7 @@
       const data = await callApi(`items?${new URLSearchParams({ q: text, limit: "10" })}`);
       const items = Array.isArray(data) ? data : data.items || [];
       $("search-results").replaceChildren(...items.map((i) => foundItem(i, highlightId)));
-      let message = `${items.length} items match “${text}”.`;
+      let message = `${plural(items.length, "item")} ${items.length === 1 ? "matches" : "match"} “${text}”.`;
       if (highlightId !== null) {
         const at = items.findIndex((i) => i.item_id === highlightId);
         message = at >= 0
@@ -349,6 +434,8 @@
     if (params.get("user_id")) {
       $("user-id").value = params.get("user_id");
       askForUser(params.get("user_id"));
+    } else if (params.get("similar")) {
+      showSimilar(params.get("similar"), params.get("similar"));
     } else if (params.get("query")) {
       $("interests").value = params.get("query");
       askForInterests(params.get("query"));

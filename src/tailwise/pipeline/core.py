@@ -32,6 +32,13 @@ from tailwise.index import VectorIndex, pipeline_index, save_pipeline_index, sav
 from tailwise.models import Recommender
 from tailwise.pipeline import stages
 from tailwise.pipeline.directory import LEXICAL, lexical_state, read_model_dir
+from tailwise.pipeline.lists import (
+    COLD_HISTORY,
+    EMPTY_HISTORY,
+    FLAT_SCORES,
+    UNKNOWN_USER,
+    UserLists,
+)
 from tailwise.pipeline.query import (
     NO_QUERY_MATCH,
     QUERY_SEEDS,
@@ -46,32 +53,6 @@ from tailwise.rerank.vectors import svd_item_vectors
 from tailwise.text.index import TextIndex, TextMatch
 
 log = logging.getLogger(__name__)
-
-#: why a list is the popularity fallback (:attr:`UserLists.fallback`)
-UNKNOWN_USER = "unknown user"
-EMPTY_HISTORY = "empty history"
-COLD_HISTORY = "none of its items has training interactions, so the model scores every item alike"
-FLAT_SCORES = "the model scores every item alike for it"
-
-
-@dataclass(frozen=True)
-class UserLists:
-    """Recommendations for a batch of external user ids (rows padded with -1 items).
-
-    `fallback` says, per user, why the list is the popularity fallback (one of
-    :data:`UNKNOWN_USER`, :data:`EMPTY_HISTORY`, :data:`NO_QUERY_MATCH`, :data:`COLD_HISTORY`,
-    :data:`FLAT_SCORES`), or ``""`` where it is the model's own list. `relevant` (lists for a
-    query only) says how many of each list's first items are relevant to the query (0: the
-    query matches no item; see :mod:`tailwise.pipeline.query`).
-    """
-
-    user_ids: list[str]
-    items: np.ndarray  # int64 [n, k] item indices
-    scores: np.ndarray  # float32 [n, k]
-    known: np.ndarray  # bool [n]: the user id is a training user (False also for a history or query)
-    fallback: tuple[str, ...]
-    relevant: np.ndarray | None = None  # int64 [n], lists for a query only
-
 
 @dataclass
 class Pipeline:

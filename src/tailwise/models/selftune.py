@@ -133,13 +133,17 @@ def choose_l2(train: Dataset, users: np.ndarray, rows: sp.csr_matrix, truth: sp.
     return best[1], best[2]
 
 
-def _tail_top(cf, lm, rows, tail, seen, mix) -> tuple[np.ndarray, np.ndarray]:
-    """The top K tail items (indices into the tail) by the tail's own order
+def _tail_tops(cf, lm, rows, tail, seen, mixes) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Per mix, the top K tail items (indices into the tail) by the tail's own order
     (:func:`~tailwise.models.fusion.tail_fusion`) and their standardised scores."""
-    seen_t = sp.csr_matrix(seen[:, tail])
-    t = zscore(mix * zscore(cf, rows, tail)[:, tail] + (1 - mix) * zscore(lm, rows, tail)[:, tail], seen_t)
-    t[seen[:, tail]] = -np.inf
-    return top_k(t, K)
+    seen_t = seen[:, tail]
+    zc_t, zl_t = zscore(cf, rows, tail)[:, tail], zscore(lm, rows, tail)[:, tail]
+    out = {}
+    for mix in mixes:
+        t = zscore(mix * zc_t + (1 - mix) * zl_t, sp.csr_matrix(seen_t))
+        t[seen_t] = -np.inf
+        out[mix] = top_k(t, K)
+    return out
 
 
 class _TailMoments:
@@ -147,14 +151,14 @@ class _TailMoments:
     for any gate weights, from sums computed once (what :func:`tail_fusion` maps onto)."""
 
     def __init__(self, zc: np.ndarray, zl: np.ndarray, free: np.ndarray) -> None:
-        zc, zl = np.where(free, zc, 0).astype(np.float64), np.where(free, zl, 0).astype(np.float64)
+        zc, zl = np.where(free, zc, 0).astype(np.float32), np.where(free, zl, 0).astype(np.float32)
         self.zc, self.zl, self.n = zc, zl, np.maximum(free.sum(axis=1), 1)
         self.cc, self.cl, self.ll = zc * zc, zc * zl, zl * zl
 
     def of(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = w.astype(np.float64)
-        mean = (self.zc @ w + self.zl @ (1 - w)) / self.n
-        second = (self.cc @ (w * w) + 2 * self.cl @ (w * (1 - w)) + self.ll @ ((1 - w) ** 2)) / self.n
+        w = w.astype(np.float32)
+        mean = (self.zc @ w + self.zl @ (1 - w)).astype(np.float64) / self.n
+        second = (self.cc @ (w * w) + 2 * self.cl @ (w * (1 - w)) + self.ll @ ((1 - w) ** 2)).astype(np.float64) / self.n
         std = np.sqrt(np.maximum(second - mean**2, 0))
         return mean[:, None], std[:, None]
 
@@ -198,7 +202,8 @@ def choose(
     seen = rows.toarray() > 0
     # the head's candidates come from the gate; the tail's, in its own order, are the same for
     # every (alpha, evidence): only where the tail sits (its mean and deviation) changes
-    tail_tops = {mix: _tail_top(cf, lm, rows, tail, seen, mix) for mix in grid["tail_mix"]} if tail_order else {}
+    tail_tops = _tail_tops(cf, lm, rows, tail, seen, grid["tail_mix"]) if tail_order else {}
+    slots = {share: tail_slot_counts(rows, tail, share, K) for share in grid["tail_share"] if share > 0}
     moments = _TailMoments(zc[:, tail], zl[:, tail], ~seen[:, tail]) if tail_order else None
     results: list[tuple[dict[str, float], float, float]] = []
     pairs = list(itertools.product(grid["alpha"], grid["evidence"]))
@@ -222,7 +227,7 @@ def choose(
             is_tail = valid & tail[np.maximum(items, 0)]
             for share in grid["tail_share"]:
                 if share > 0:
-                    pos = tail_slot_positions(items, scores, valid, is_tail, tail_slot_counts(rows, tail, share, K), K)
+                    pos = tail_slot_positions(items, scores, valid, is_tail, slots[share], K)
                     recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
                 else:
                     recs = items[:, :K]

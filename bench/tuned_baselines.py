@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--models", default="ease,als")
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "tuned-baselines.json")
+    ap.add_argument("--study-dir", type=Path, help="keep each search in DIR/DATASET-MODEL.db, so an interrupted run resumes it")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"protocol": PROTOCOL, "rows": []}
@@ -72,7 +73,14 @@ def main() -> None:
                 b = s["best"]
                 print(f"  {name} {model} trial {s['n_trials']}/{args.trials}: best val ndcg {b['ndcg'] if b else float('nan'):.4f} ({s['n_pruned']} pruned, {time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
 
-            summary = tune(TuneSpec(model, space_for(model), seed=42), split.train, args.trials, on_trial=progress, ctx=val)
+            study = None if args.study_dir is None else args.study_dir / f"{name}-{model}.db"
+            spec = TuneSpec(model, space_for(model), seed=42)
+            have = 0
+            if study is not None and study.exists():
+                from tailwise.eval.tune_results import load_summary
+
+                have = load_summary(study)["n_trials"]
+            summary = tune(spec, split.train, args.trials - have, study, on_trial=progress, ctx=val) if have < args.trials else load_summary(study)
             row["tune_s"] = time.perf_counter() - t0
             row["n_pruned"], row["n_failed"] = summary["n_pruned"], summary["n_failed"]
             row["params"] = summary["params"]

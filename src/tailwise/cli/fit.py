@@ -18,6 +18,7 @@ from tailwise.cli.common import (
     status,
     text_params,
 )  # fmt: skip
+from tailwise.errors import DataError
 from tailwise.eval.summary import DEFAULT_MODEL
 
 
@@ -31,21 +32,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_data_options(p)
     p.add_argument("--model-dir", type=Path, required=True, help="directory to write: new, empty, or a model directory (replaced atomically)")
     p.add_argument("--force", action="store_true", help="replace --model-dir even when it is a file or a directory that is not a model directory (never an input)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"popular, itemknn, ease, als, bpr, content, adapter, hybrid or twotower (default: {DEFAULT_MODEL})")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter, e.g. --param l2=300 (repeatable)")
+    p.add_argument("--model", help=f"popular, itemknn, ease, als, bpr, content, adapter, hybrid or twotower (default: the --params file's model, else {DEFAULT_MODEL})")
+    p.add_argument("--params", type=Path, metavar="FILE.json", help="hyperparameters from a JSON file: the output of `tailwise tune`, or an object of KEY: VALUE")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter, e.g. --param l2=300 (repeatable; overrides --params)")
     add_memory_option(p)
     add_text_options(p)
     p.set_defaults(run=run)
+
+
+def model_and_file_params(model: str | None, path: Path | None) -> tuple[str, dict[str, object]]:
+    """The model to fit (--model, else the params file's, else the default) and the params
+    file's values; a file tuned for another model than --model is refused."""
+    if path is None:
+        return model or DEFAULT_MODEL, {}
+    from tailwise.eval.tune_results import read_params_file
+
+    file_model, params = read_params_file(path)
+    if model and file_model and model != file_model:
+        raise DataError(f"the params file was tuned for model {file_model!r}, not --model {model!r}", path=path)
+    return model or file_model or DEFAULT_MODEL, params
 
 
 def run(args: argparse.Namespace) -> int:
     from tailwise.models import make_model
     from tailwise.pipeline import Pipeline
 
-    inputs = (args.interactions, args.items, args.movielens, args.amazon)
+    inputs = (args.interactions, args.items, args.movielens, args.amazon, args.params)
     refuse_overwrite(args.model_dir, "--model-dir", inputs)
     refuse_non_model_dir(args.model_dir, "--model-dir", args.force)
-    params = {**text_params(args, args.model), **params_for(args.model, parse_params(args.param), strict=True)}
+    args.model, from_file = model_and_file_params(args.model, args.params)
+    params = {**from_file, **text_params(args, args.model), **params_for(args.model, parse_params(args.param), strict=True)}
     model = make_model(args.model, **params)  # bad parameters fail here, before the data is read
     dataset = load_data(args)
     with status(f"Fitting {args.model} on {dataset.n_interactions:,} interactions"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_data_options(p)
     add_experiment_options(p)
     add_sweep_options(p, f"trade-off frontier (as tailwise tradeoff; each model is fitted once; weights default {DEFAULT_WEIGHTS})", None, None)
+    p.add_argument("--tune", type=Path, metavar="STUDY_OR_JSON", help="add a section on a `tailwise tune` search: its --study FILE.db or its --output JSON")
     p.set_defaults(run=run)
 
 
@@ -79,6 +81,8 @@ def command_line(args: argparse.Namespace, experiment: Experiment, command: str 
         parts += ["--test-fraction", f"{split.test_fraction:g}"]
     for pair in args.param or []:
         parts += ["--param", pair]
+    if getattr(args, "tune", None) is not None:
+        parts += ["--tune", str(args.tune)]
     if experiment.head_share != 0.2:
         parts += ["--head-share", f"{experiment.head_share:g}"]
     sweep = experiment.sweep
@@ -113,11 +117,17 @@ def run(args: argparse.Namespace) -> int:
 
     check_one_split(args)
     reports, tables = report_outputs(args)
+    tune = None
+    if getattr(args, "tune", None) is not None:  # read before any model is fitted
+        from tailwise.eval.tune_results import load_summary
+
+        tune = load_summary(args.tune)
     experiment = experiment_from_args(args, exposure=sweep_exposure(args), sweep=sweep_from_args(args, DEFAULT_WEIGHTS))
     results = run_experiment(experiment, load_data(args))
     print_table(results.rows, experiment.k, title(results))
     print_summary(results.rows, experiment.k, results.tradeoff, console)
-    write_reports(ReportData.from_results(results, command_line(args, experiment)), reports)
+    data = ReportData.from_results(results, command_line(args, experiment))
+    write_reports(dataclasses.replace(data, tune=tune) if tune else data, reports)
     for path in tables:
         write_table(results.rows, path)
         console.print(f"wrote {path}")

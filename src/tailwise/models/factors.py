@@ -6,6 +6,8 @@ factors are stored as arrays. Users the model has not seen are folded in from th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
@@ -22,6 +24,10 @@ class _FactorModel(Recommender):
     """Scores ``s_ui = p_u . q_i`` from user and item factors."""
 
     _state_keys = ("user_factors_", "item_factors_")
+    #: not a parameter: when set, called after every fitting epoch as
+    #: ``epoch_hook(epoch, user_factors, item_factors)`` with the factors so far (``tailwise tune``
+    #: scores them on its validation users to prune weak trials early); it may raise to stop
+    epoch_hook: Callable[[int, np.ndarray, np.ndarray], None] | None = None
 
     def _make(self, implicit):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -31,7 +37,9 @@ class _FactorModel(Recommender):
         # implicit parallelises with its own threads; BLAS threads on top only contend
         with threadpool_limits(limits=1, user_api="blas"):
             model = self._make(implicit)
-            model.fit(sp.csr_matrix(train, dtype=np.float32), show_progress=False)
+            hook = self.epoch_hook
+            callback = None if hook is None else (lambda epoch, *_: hook(epoch, model.user_factors, model.item_factors))
+            model.fit(sp.csr_matrix(train, dtype=np.float32), show_progress=False, callback=callback)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
 

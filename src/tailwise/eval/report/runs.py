@@ -26,6 +26,11 @@ class ReportData:
         without them the trade-off section says how to add it.
     command : str, optional
         The command line that produced the report, shown in its header.
+    notes : list of str, optional
+        Lines shown under the header.
+    tune : dict, optional
+        A ``tailwise tune`` summary (:func:`tailwise.eval.tune_results.load_summary`); adds the
+        tuning section (objective over trials, or the Pareto front, and the best parameters).
     """
 
     ctx: EvalContext
@@ -34,6 +39,7 @@ class ReportData:
     tradeoff: list[dict] | None = None
     command: str | None = None
     notes: list[str] = field(default_factory=list)
+    tune: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.runs:

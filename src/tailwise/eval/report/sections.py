@@ -12,6 +12,7 @@ import numpy as np
 from tailwise.eval.report import data as D
 from tailwise.eval.report import plots
 from tailwise.eval.report.runs import ReportData
+from tailwise.eval.report.tuning import TUNE_TITLE, tune_parts
 from tailwise.eval.tradeoff import pareto
 
 #: the command that adds a trade-off frontier to a report (shown when the report has none)
@@ -25,7 +26,7 @@ TRADEOFF_COLUMNS = (
 #: the figure sections in page order, as :func:`build_sections` reports them to `on_step`
 SECTION_STEPS = (
     "catalogue curve", "recommendation curves", "Lorenz curves", "popularity buckets",
-    "trade-off frontier", "cold items",
+    "trade-off frontier", "cold items", "tuning results",
 )  # fmt: skip
 
 
@@ -261,6 +262,15 @@ def cold_section(d: ReportData, colors: dict) -> Section:
     )  # fmt: skip
 
 
+def tune_section(d: ReportData) -> Section | None:
+    """The hyperparameter search, when the report was given one (:mod:`.tuning`)."""
+    if not d.tune:
+        return None
+    intro, png, caption, tables = tune_parts(d.tune)
+    alt = "the tuning trials" + (" in NDCG/tail-recall space" if d.tune.get("objective") == "pareto" else ": objective over trials")
+    return Section("tuning", TUNE_TITLE, "Tuning", intro=intro, figures=[Figure("fig-tuning", png, alt, caption)], extra=tables)
+
+
 def format_value(value: object) -> str:
     """A table cell: floats with 4 decimals (2 from 10 up), NaN and None as a dash."""
     if value is None:
@@ -286,10 +296,13 @@ def build_sections(d: ReportData, on_step: Callable[[str], None] | None = None) 
         lambda: bucket_section(d, colors),
         lambda: tradeoff_section(d, colors),
         lambda: cold_section(d, colors),
+        lambda: tune_section(d),
     ]
     out = []
     for label, make in zip(SECTION_STEPS, makers, strict=True):
         if on_step is not None:
             on_step(label)
-        out.append(make())
+        section = make()
+        if section is not None:  # a section shown only when its input is given
+            out.append(section)
     return out

@@ -7,7 +7,20 @@ import logging
 import sys
 
 from tailwise import __version__
-from tailwise.cli import demo, evaluate, finetune, fit, forget, keys, recommend, report, retrain, serve, tradeoff, tune
+from tailwise.cli import (
+    demo,
+    evaluate,
+    finetune,
+    fit,
+    forget,
+    keys,
+    recommend,
+    report,
+    retrain,
+    serve,
+    tradeoff,
+    tune,
+)
 from tailwise.errors import TailwiseError
 
 

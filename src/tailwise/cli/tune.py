@@ -111,10 +111,9 @@ def _search(spec, data, args: argparse.Namespace) -> dict:
     import logging
     import time
 
+    from tailwise._compat import require
     from tailwise.cli.experiment import progress_bar
     from tailwise.eval.tune import tune
-
-    from tailwise._compat import require
 
     optuna = require("optuna", "tailwise tune")
     if not logging.getLogger().isEnabledFor(logging.INFO):  # -v shows Optuna's per-trial lines

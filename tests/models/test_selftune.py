@@ -37,6 +37,22 @@ def test_tail_fusion_reorders_the_tail_only_and_keeps_its_place():
         np.testing.assert_allclose(out[u, free].std(), fused[u, free].std(), rtol=1e-3)
 
 
+def test_an_item_without_interactions_is_ordered_by_its_text_alone():
+    """A new item has no CF side: inside the tail it competes by its text, not by a CF score
+    of zero that would sink it below every warm tail item."""
+    cf, lm, rows = _scores(n_users=40, n_items=30, seed=9)
+    tail = np.arange(30) >= 6
+    cold = np.arange(30) >= 24
+    cf[:, cold] = 0.0
+    lm[:, 24] = 10.0  # every user's best text match, with no interactions
+    fused = zscore(cf, rows)
+    out = tail_fusion(fused, cf, lm, rows, tail, 0.9, cold)
+    for u in range(40):
+        if not rows[u, 24]:
+            free = np.flatnonzero(tail & ~rows[u].toarray().ravel().astype(bool))
+            assert free[np.argmax(out[u, free])] == 24
+
+
 def test_tail_mix_one_orders_the_tail_by_cf_alone():
     cf, lm, rows = _scores(seed=1)
     tail = np.arange(cf.shape[1]) % 2 == 0
@@ -182,7 +198,7 @@ def test_choose_scores_a_setting_as_the_hybrid_would():
         fixed = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": 0.0}
         got = choose(cf, lm, rows, truth, counts, tail, fixed, keep=0.0)
         w = (1 - alpha) * counts / (counts + evidence)
-        g = tail_fusion(w * zscore(cf, rows) + (1 - w) * zscore(lm, rows), cf, lm, rows, tail, mix)
+        g = tail_fusion(w * zscore(cf, rows) + (1 - w) * zscore(lm, rows), cf, lm, rows, tail, mix, counts == 0)
         g[rows.nonzero()] = -np.inf
         recs = top_k(g, K)[0]
         assert got.ndcg == pytest.approx(float(np.mean(M.ndcg(recs, truth, K))), abs=1e-9)

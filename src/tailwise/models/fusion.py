@@ -51,21 +51,25 @@ def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None, over: np.ndarr
     return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
 
 
-def tail_fusion(fused: np.ndarray, cf: np.ndarray, lm: np.ndarray, rows: sp.csr_matrix | None, tail: np.ndarray, mix: float) -> np.ndarray:
+def tail_fusion(
+    fused: np.ndarray, cf: np.ndarray, lm: np.ndarray, rows: sp.csr_matrix | None, tail: np.ndarray, mix: float,
+    cold: np.ndarray | None = None,
+) -> np.ndarray:
     """Re-order the tail items of `fused` by their own fusion, keeping where they sit overall.
 
     Over the catalogue a tail item's CF score is small next to a hit's, so a catalogue-wide
     z-score compresses its CF side and the language side decides the tail's order alone. Here
     both sides are standardised among the tail items only and mixed,
-    ``t = mix * z_T(cf) + (1 - mix) * z_T(lm)``; ``t`` is standardised again and mapped onto the
-    fused scores' own mean and deviation over the tail, so the tail keeps its place against the
-    head and only its inner order changes. Returns a new array.
+    ``t = mix * z_T(cf) + (1 - mix) * z_T(lm)`` (standardised among the tail items with
+    interactions); an item without interactions (`cold`, bool per item) has no CF side to mix
+    and takes ``z_T(lm)`` alone. ``t`` is standardised again and mapped onto the fused scores'
+    own mean and deviation over the tail, so the tail keeps its place against the head and
+    only its inner order changes. Returns a new array.
     """
     if not tail.any():
         return fused
-    t = mix * zscore(cf, rows, tail)[:, tail] + (1 - mix) * zscore(lm, rows, tail)[:, tail]
     seen = sp.csr_matrix(rows)[:, tail] if rows is not None else None
-    t = zscore(t, seen)
+    t = tail_order(cf, lm, rows, tail, mix, cold, seen)
     part = np.where(np.isfinite(fused[:, tail]), fused[:, tail], np.nan)
     if seen is not None:
         part[seen.nonzero()] = np.nan
@@ -74,6 +78,22 @@ def tail_fusion(fused: np.ndarray, cf: np.ndarray, lm: np.ndarray, rows: sp.csr_
     out = fused.copy()
     out[:, tail] = np.where(np.isfinite(t), mean + std * t, -np.inf)
     return out.astype(np.float32)
+
+
+def tail_order(
+    cf: np.ndarray, lm: np.ndarray, rows: sp.csr_matrix | None, tail: np.ndarray, mix: float,
+    cold: np.ndarray | None = None, seen: sp.csr_matrix | None = None,
+) -> np.ndarray:
+    """The tail's own order scores [users, tail items], standardised (see :func:`tail_fusion`);
+    `seen` is `rows` restricted to the tail's columns."""
+    warm = tail & ~cold if cold is not None else tail
+    zl = zscore(lm, rows, tail)[:, tail]
+    if not warm.any():
+        return zscore(zl, seen)
+    t = zscore(mix * zscore(cf, rows, warm)[:, tail] + (1 - mix) * zl, seen, warm[tail])
+    if cold is not None:
+        t = np.where(cold[tail][None, :], zl, t)
+    return zscore(t, seen)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:

@@ -332,7 +332,9 @@ class Hybrid(SelfTuning, Recommender):
         p = self.item_counts_ / (self.item_counts_ + np.float32(self.evidence_))
         w = (1 - self.alpha_) * p
         fused = w * zc + (1 - w) * zl
-        return tail_fusion(fused, cf, lm, rows, self.tail_, self.tail_mix_) if self._tail_order else fused
+        if not self._tail_order:
+            return fused
+        return tail_fusion(fused, cf, lm, rows, self.tail_, self.tail_mix_, self.item_counts_ == 0)
 
     def _sides(self, users: np.ndarray, rows: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """The raw CF and language scores [users, items]."""

@@ -31,6 +31,7 @@ from tailwise.data.dataset import Dataset
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split, random_holdout
 from tailwise.eval import metrics as M
+from tailwise.models.fusion import tail_order as tail_order_scores
 from tailwise.models.fusion import zscore
 from tailwise.ranking import merge_lists, tail_slot_counts, tail_slot_positions, top_k
 
@@ -133,14 +134,13 @@ def choose_l2(train: Dataset, users: np.ndarray, rows: sp.csr_matrix, truth: sp.
     return best[1], best[2]
 
 
-def _tail_tops(cf, lm, rows, tail, seen, mixes) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+def _tail_tops(cf, lm, rows, tail, seen, mixes, cold) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """Per mix, the top K tail items (indices into the tail) by the tail's own order
-    (:func:`~tailwise.models.fusion.tail_fusion`) and their standardised scores."""
+    (:func:`~tailwise.models.fusion.tail_order`) and their standardised scores."""
     seen_t = seen[:, tail]
-    zc_t, zl_t = zscore(cf, rows, tail)[:, tail], zscore(lm, rows, tail)[:, tail]
     out = {}
     for mix in mixes:
-        t = zscore(mix * zc_t + (1 - mix) * zl_t, sp.csr_matrix(seen_t))
+        t = tail_order_scores(cf, lm, rows, tail, mix, cold, sp.csr_matrix(seen_t))
         t[seen_t] = -np.inf
         out[mix] = top_k(t, K)
     return out
@@ -202,7 +202,7 @@ def choose(
     seen = rows.toarray() > 0
     # the head's candidates come from the gate; the tail's, in its own order, are the same for
     # every (alpha, evidence): only where the tail sits (its mean and deviation) changes
-    tail_tops = _tail_tops(cf, lm, rows, tail, seen, grid["tail_mix"]) if tail_order else {}
+    tail_tops = _tail_tops(cf, lm, rows, tail, seen, grid["tail_mix"], counts == 0) if tail_order else {}
     slots = {share: tail_slot_counts(rows, tail, share, K) for share in grid["tail_share"] if share > 0}
     moments = _TailMoments(zc[:, tail], zl[:, tail], ~seen[:, tail]) if tail_order else None
     results: list[tuple[dict[str, float], float, float]] = []

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from tailwise import __version__
-from tailwise.cli import demo, evaluate, finetune, fit, forget, keys, recommend, report, retrain, serve, tradeoff
+from tailwise.cli import demo, evaluate, feedback, finetune, fit, forget, keys, recommend, report, retrain, serve, spark, tradeoff
 from tailwise.errors import TailwiseError
 
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tailwise {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (fit, recommend, evaluate, report, tradeoff, finetune, serve, keys, retrain, forget, demo):
+    for module in (fit, recommend, evaluate, report, tradeoff, finetune, serve, keys, retrain, forget, feedback, spark, demo):
         module.add_parser(sub)
     return parser
 

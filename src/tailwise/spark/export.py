@@ -78,3 +78,43 @@ def export_model(model: Any, directory: str | Path, meta: dict) -> Path:
     pipe = Pipeline(hybrid, _ids(data.users, "user_id", "u", data.n_users), _ids(data.items, "item_id", "i", data.n_items),
                     history, [str(t) for t in item_text], info, index=pipeline_index(hybrid), head_share=model.config.head_share)  # fmt: skip
     return pipe.save(directory)
+
+
+def load_model(spark: Any, directory: str | Path) -> Any:
+    """A :class:`tailwise.spark.model.SparkHybrid` from a model directory (one exported by a
+    Spark fit, or a single-machine hybrid with the factor backbone and gate fusion), so that
+    its lists for every user are computed on the cluster.
+
+    Raises
+    ------
+    DataError
+        When the directory is damaged, or holds another model.
+    """
+    import pandas as pd
+
+    from tailwise.errors import DataError
+    from tailwise.pipeline.directory import read_model_dir
+    from tailwise.spark.fusion import fusion_stats, item_table
+    from tailwise.spark.logs import Log
+    from tailwise.spark.model import SparkConfig, SparkHybrid
+
+    d = read_model_dir(directory)
+    h = d.model
+    if not isinstance(h, Hybrid) or not h.dot_product or h.fusion != "gate":
+        raise DataError(f"Spark recommends for the hybrid with the factor backbone and gate fusion; this directory holds {h.name} "
+                        f"({getattr(h, 'backbone_', '-')} backbone, {getattr(h, 'fusion', '-')} fusion)", path=Path(directory) / "manifest.json")  # fmt: skip
+    fields = {f.name for f in dataclasses.fields(SparkConfig)}
+    saved = {k: v for k, v in d.meta.get("spark", {}).items() if k in fields}
+    params = {k: v for k, v in h.get_params().items() if k in fields}
+    cfg = SparkConfig(**{**saved, **params})
+    users = spark.createDataFrame(pd.DataFrame({"user_id": d.users.ids.tolist(), "u": np.arange(len(d.users), dtype=np.int64)}))
+    items = spark.createDataFrame(pd.DataFrame({"item_id": d.items.ids.tolist(), "i": np.arange(len(d.items), dtype=np.int64), "text": d.item_text}))
+    r, c = d.history.nonzero()
+    inter = spark.createDataFrame(pd.DataFrame({"u": r.astype(np.int64), "i": c.astype(np.int64)})).cache()
+    a = h.adapter_
+    vec = pd.DataFrame({"i": np.arange(len(d.items), dtype=np.int64), "n": np.asarray(h.item_counts_, np.float64),
+                        "v": list(a.item_factors_), "l": list(a.item_vectors_)})  # fmt: skip
+    vectors = spark.createDataFrame(vec, "i long, n double, v array<float>, l array<float>")
+    table = item_table(vectors, cfg.alpha, cfg.evidence, cfg.factor_norm).cache()
+    stats = dataclasses.replace(fusion_stats(table, len(d.items), np.asarray(h.cf_filter_), cfg.factor_norm), bias_scale=float(h.bias_scale_))
+    return SparkHybrid(spark, cfg, Log(inter, users.cache(), items.cache(), len(d.users), len(d.items)), table, stats, a, 0, {})

@@ -18,6 +18,7 @@ fusion    item gates, moments (summed per partition)                          ex
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -68,9 +69,42 @@ class SparkConfig:
     user_block: int = 1024
     item_block: int = 32768
 
+    @classmethod
+    def from_params(cls, params: dict[str, object]) -> SparkConfig:
+        """Settings from ``--param`` values, each checked: an unknown name, a value of the wrong
+        type or (through :meth:`hybrid`) out of range is a :class:`~tailwise.errors.DataError`
+        naming the parameter."""
+        from tailwise.errors import DataError, ParameterError
+
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, object] = {}
+        for key, value in params.items():
+            if key not in fields:
+                raise DataError(f"unknown Spark parameter {key!r}; choose from {', '.join(fields)}", field=f"param.{key}")
+            kind = type(getattr(cls, key))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise DataError(f"{key} must be a {kind.__name__}, not {value!r}", field=f"param.{key}")
+            values[key] = value
+        for key in ("factor_dim", "als_iterations", "max_anchors", "user_block", "item_block", "max_tokens"):
+            if int(values.get(key, 1)) < 1:
+                raise DataError(f"{key} must be at least 1, not {values[key]}", field=f"param.{key}")
+        for key in ("als_reg", "als_alpha"):
+            if float(values.get(key, 0.0)) < 0:
+                raise DataError(f"{key} must not be negative, not {values[key]}", field=f"param.{key}")
+        cfg = cls(**values)
+        try:
+            cfg.hybrid()
+        except ParameterError as exc:
+            raise DataError(str(exc), field=f"param.{exc.param}") from None
+        return cfg
+
     def hybrid(self) -> Hybrid:
         """The single-machine hybrid with these settings (factor backbone)."""
-        return Hybrid(
+        from tailwise.models import make_model
+
+        return make_model("hybrid",
             alpha=self.alpha, evidence=self.evidence, tail_share=self.tail_share, head_share=self.head_share,
             encoder=self.encoder, factors=self.factor_dim, adapter_l2=self.adapter_l2, max_tokens=self.max_tokens,
             backbone="factors", factor_dim=self.factor_dim, factor_norm=self.factor_norm, factor_l2=self.factor_l2,

@@ -87,3 +87,9 @@ def spark_fitted(spark, tmp_path_factory):
     out = Fitted()
     out.dataset, out.inter, out.items, out.log, out.model, out.recs, out.dir, out.table = ds, inter, items, log, model, recs, directory, root / "embeddings"
     return out
+
+
+@pytest.fixture(scope="session")
+def spark_slice_data():
+    """:func:`spark_slice` (conftest is not importable under ``--import-mode=importlib``)."""
+    return spark_slice()

@@ -52,12 +52,11 @@ def item_vectors(spark: Any, table: Any, adapter: Adapter) -> Any:
     def place(batches):
         anchors, st, dual = shared.value
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             out = pdf[["i"]].copy()
-            if len(pdf):
-                feats = TextSide.views_like(pdf["text"].tolist(), stack(pdf, "emb"), st)
-                out["l"] = list((feats.kernel(anchors) @ dual).astype(np.float32))
-            else:
-                out["l"] = []
+            feats = TextSide.views_like(pdf["text"].tolist(), stack(pdf, "emb"), st)
+            out["l"] = list((feats.kernel(anchors) @ dual).astype(np.float32))
             yield out
 
     return table.select("i", "text", "emb").mapInPandas(place, "i long, l array<float>")

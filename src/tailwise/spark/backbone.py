@@ -41,9 +41,11 @@ def als_item_factors(inter: Any, rank: int, reg: float, alpha: float, iterations
 def _times(matrix: np.ndarray, src: str, dst: str):
     def apply(batches):
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             y = stack(pdf, src)
             out = pdf[["i"]].copy()
-            out[dst] = list((y.astype(np.float64) @ matrix).astype(np.float32)) if len(y) else []
+            out[dst] = list((y.astype(np.float64) @ matrix).astype(np.float32))
             yield out
 
     return apply

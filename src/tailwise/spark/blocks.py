@@ -69,6 +69,8 @@ def sum_partitions(df: Any, partial: Callable[[Any], dict[str, np.ndarray]]) -> 
             for key, value in partial(pdf).items():
                 value = np.asarray(value, dtype=np.float64)
                 total[key] = total[key] + value if key in total else value
+        if not total:  # a partition without rows sends nothing (an empty frame has no list types)
+            return
         yield pd.DataFrame({
             "key": list(total), "shape": [list(v.shape) for v in total.values()],
             "data": [v.ravel().tobytes() for v in total.values()],

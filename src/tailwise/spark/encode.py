@@ -56,6 +56,8 @@ def _keys(max_tokens: int):
         from tailwise.text.template import truncate_words
 
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             clipped = [truncate_words(t, max_tokens) for t in pdf["text"].tolist()]
             pdf = pdf[["i"]].copy()
             pdf["key"] = [text_key(t).hex() for t in clipped]
@@ -71,6 +73,8 @@ def _encode(spec: str):
 
         enc = worker_encoder(spec)
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             vecs = np.asarray(enc.encode_items(pdf["clipped"].tolist(), progress=False), dtype=np.float32)
             yield pd.DataFrame({"key": pdf["key"], "emb": list(vecs)})
 

@@ -38,10 +38,12 @@ def item_table(vectors: Any, alpha: float, evidence: float, norm: float) -> Any:
 
     def fuse(batches):
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             n = pdf["n"].to_numpy(np.float32)
             v = stack(pdf, "v")
             out = pdf.copy()
-            out["q"] = list(v * (np.maximum(n, 1.0) ** np.float32(norm)).astype(np.float32)[:, None]) if len(v) else []
+            out["q"] = list(v * (np.maximum(n, 1.0) ** np.float32(norm)).astype(np.float32)[:, None])
             out["w"] = (1 - alpha) * (n / (n + np.float32(evidence)))
             yield out
 

@@ -29,6 +29,8 @@ def _score_pairs(k: int):
         import pandas as pd
 
         for pdf in batches:
+            if len(pdf) == 0:  # an empty batch yields nothing (Arrow cannot type empty list columns)
+                continue
             out = []
             for row in pdf.itertuples(index=False):
                 users = np.asarray(row.users, dtype=np.int64)
@@ -46,7 +48,8 @@ def _score_pairs(k: int):
                     idx, vals = top_k(scores, k)
                     chosen = np.where(idx >= 0, items[np.maximum(idx, 0)], -1)
                     out.append(pd.DataFrame({"ub": row.ub, "u": users, "pool": pool, "items": list(chosen), "scores": list(vals)}))
-            yield pd.concat(out) if out else pd.DataFrame(columns=["ub", "u", "pool", "items", "scores"])
+            if out:
+                yield pd.concat(out)
 
     return score
 

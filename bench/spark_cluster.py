@@ -50,15 +50,21 @@ def start(state: Path, workers: int, cores: int, memory: str) -> str:
     url = f"spark://127.0.0.1:{port}"
     procs = {}
     cmd = [str(spark_class()), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui)]
-    procs["master"] = subprocess.Popen(cmd, stdout=open(state / "master.log", "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    procs["master"] = _launch(cmd, state / "master.log", env)
     _wait(lambda: _status(ui) is not None, 120, "the master did not start")
     for w in range(workers):
         cmd = [str(spark_class()), "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", str(cores),
                "--memory", memory, "--webui-port", str(free_port()), "--work-dir", str(state / f"work-{w}")]  # fmt: skip
-        procs[f"worker-{w}"] = subprocess.Popen(cmd, stdout=open(state / f"worker-{w}.log", "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        procs[f"worker-{w}"] = _launch(cmd, state / f"worker-{w}.log", env)
     _wait(lambda: len([w for w in (_status(ui) or {}).get("workers", []) if w.get("state") == "ALIVE"]) >= workers, 120, "the workers did not register")
     (state / "cluster.json").write_text(json.dumps({"url": url, "ui": ui, "pids": {k: p.pid for k, p in procs.items()}}))
     return url
+
+
+def _launch(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """One JVM in its own process group (so stop() ends it and its children), logging to `log`."""
+    with open(log, "wb") as fh:
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
 def _status(ui: int) -> dict | None:

@@ -31,7 +31,7 @@ def spark(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
     conf = {
         "spark.local.dir": str(root / "local"), "spark.sql.warehouse.dir": str(root / "warehouse"),
-        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={root / 'derby'}",
     }  # fmt: skip
     session = start_session("local[2]", conf, "tailwise-tests")

@@ -25,6 +25,7 @@ EXTRAS = {
     "uvicorn": "serve",
     "fastapi_offline": "serve",
     "faiss": "ann",
+    "pyspark": "spark",
 }
 
 

@@ -30,7 +30,7 @@ def test_embedding_table_encodes_only_new_texts(spark, spark_fitted):
     items = spark_fitted.log.items
     n_texts = items.select("text").distinct().count()
     assert spark_fitted.model.encoded == n_texts  # the first fit encoded every distinct text
-    emb, encoded = encode_items(spark, items, "hash:16", 128, spark_fitted.table)
+    _, encoded = encode_items(spark, items, "hash:16", 128, spark_fitted.table)
     assert encoded == 0  # a refit on the same catalogue encodes nothing
     new = spark.createDataFrame(pd.DataFrame({"i": [10_000, 10_001], "text": ["A brand new film (2031)", items.first()["text"]]}))
     emb2, encoded2 = encode_items(spark, items.select("i", "text").unionByName(new), "hash:16", 128, spark_fitted.table)

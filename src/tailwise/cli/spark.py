@@ -85,7 +85,7 @@ def spark_errors() -> Iterator[None]:
         raise
     except Exception as exc:
         module = type(exc).__module__
-        if not (module.startswith("pyspark") or module.startswith("py4j")):
+        if not module.startswith(("pyspark", "py4j")):
             raise
         text = str(exc).strip()
         first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)

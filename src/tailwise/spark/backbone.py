@@ -38,6 +38,14 @@ def als_item_factors(inter: Any, rank: int, reg: float, alpha: float, iterations
     return model.itemFactors.select(F.col("id").cast("long").alias("i"), F.col("features").alias("y"))
 
 
+def _gram_of(col: str):
+    def gram(pdf) -> dict[str, np.ndarray]:
+        y = stack(pdf, col).astype(np.float64)
+        return {"g": y.T @ y}
+
+    return gram
+
+
 def _times(matrix: np.ndarray, src: str, dst: str):
     def apply(batches):
         for pdf in batches:
@@ -56,7 +64,7 @@ def behaviour_space(spark: Any, inter_b: Any, factors: Any, counts: Any, norm: f
 
     `inter_b` is the log with user blocks, `factors` ALS's ``(i, y)``, `counts` ``(i, n)``
     training interactions per item."""
-    yty = sum_partitions(factors, lambda pdf: {"g": (lambda y: y.T @ y)(stack(pdf, "y").astype(np.float64))})["g"]
+    yty = sum_partitions(factors, _gram_of("y"))["g"]
     s2, w = np.linalg.eigh(yty)
     keep = s2 > 1e-9 * max(float(s2.max()), 1e-30)
     basis = w[:, keep] / np.sqrt(s2[keep])[None, :]  # U = Y basis

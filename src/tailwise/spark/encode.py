@@ -87,9 +87,12 @@ def _read_cache(spark: Any, folder: str) -> Any | None:
     local = _local(folder)
     if local is not None and not local.exists():
         return None
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
     try:
         return spark.read.parquet(folder)
-    except Exception:  # no table yet (a first fit), or an empty folder
+    except (PySparkException, Py4JJavaError):  # no table yet (a first fit), or an empty folder
         return None
 
 

@@ -59,12 +59,15 @@ def read_table(spark: Any, path: str | Path, fmt: str | None = None, sep: str | 
         fmt = next(("tsv" if "tsv" in end else "csv" for end in DELIMITED if name.endswith(end)), "parquet")
     if fmt not in ("parquet", "csv", "tsv"):
         raise DataError(f"unknown format {fmt!r}; choose parquet, csv or tsv", path=path, field="format")
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
     try:
         if fmt == "parquet":
             df = spark.read.parquet(path)
         else:
             df = spark.read.option("header", "true").option("sep", sep or ("\t" if fmt == "tsv" else ",")).csv(path)
-    except Exception as exc:  # AnalysisException and friends: name the file, not the JVM stack
+    except (PySparkException, Py4JJavaError) as exc:  # name the file, not the JVM stack
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Spark cannot read it as {fmt}: {first}", path=path) from None
     if not df.columns or df.limit(1).count() == 0:
@@ -83,7 +86,7 @@ def index_ids(ids: Any, col: str, idx: str) -> Any:
     """``(col, idx)``: the distinct values of `col` numbered 0.. in string order."""
     distinct = ids.select(ids[col].cast("string").alias(col)).distinct().orderBy(col)
     pairs = distinct.rdd.map(lambda row: row[0]).zipWithIndex()
-    return pairs.toDF([col, idx])
+    return ids.sparkSession.createDataFrame(pairs, f"{col} string, {idx} long")  # a schema: no sampling job
 
 
 def ingest(

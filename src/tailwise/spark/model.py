@@ -52,7 +52,7 @@ class SparkConfig:
     """
 
     encoder: str = "use"
-    factor_dim: int = 128
+    factor_dim: int = 64
     als_reg: float = 0.1
     als_alpha: float = 10.0
     als_iterations: int = 10
@@ -129,6 +129,7 @@ class SparkHybrid:
         """``(user_id, rank, item_id, score)``: the top-k of every user (or of the ids in the
         ``user_id`` column of `users`), never an item of the user's history; `candidates` (an
         ``item_id`` column) restricts the lists to those items."""
+        import pandas as pd
         from pyspark.sql import functions as F
 
         if k < 1:
@@ -146,7 +147,7 @@ class SparkHybrid:
             items = items.join(allowed.select("i"), "i")
         pop = self.item_pop()
         tail = tail_mask(pop, self.config.head_share)
-        tail_df = self.spark.createDataFrame([(int(i), bool(t)) for i, t in enumerate(tail)], "i long, tail boolean")
+        tail_df = self.spark.createDataFrame(pd.DataFrame({"i": np.arange(len(tail), dtype=np.int64), "tail": tail}))
         blocks = item_blocks(items, tail_df, self.config.item_block, self.stats.bias_scale).cache()
         reranker, ctx = self._reranker(pop, tail)
         lists = recommend_blocks(self.spark, queries, blocks, k, self.log.n_items, reranker, ctx)

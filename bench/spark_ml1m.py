@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--factor-dim", type=int, default=SparkConfig.factor_dim)
     ap.add_argument("--als-iterations", type=int, default=SparkConfig.als_iterations)
     ap.add_argument("--skip-single", action="store_true", help="only the Spark side")
+    ap.add_argument("--splits", default="random,cold", help="which splits to run (results merge into the JSON file)")
     args = ap.parse_args()
     import pandas as pd
 
@@ -76,7 +77,9 @@ def main() -> None:
     cfg = SparkConfig(factor_dim=args.factor_dim, als_iterations=args.als_iterations)
     out: dict = {"master": args.master, "conf": {k: v for k, v in conf.items() if "dir" not in k}, "config": cfg.__dict__, "splits": {}}
     table = work / "embeddings"
-    for name, split in (("random", random_holdout(ds, 0.2, 42)), ("cold", cold_items(ds, 0.1, 42))):
+    makers = {"random": lambda: random_holdout(ds, 0.2, 42), "cold": lambda: cold_items(ds, 0.1, 42)}
+    for name in args.splits.split(","):
+        split = makers[name]()
         ctx = EvalContext.build(split, k=20)
         res: dict = {"users": len(ctx.users)}
         if not args.skip_single:
@@ -121,8 +124,12 @@ def main() -> None:
             s, p = res["single"], res["spark"]
             res["ratios"] = {k: p[k] / s[k] for k in ("ndcg", "tail_recall", "cold_recall") if s.get(k)}
         out["splits"][name] = res
-    (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "spark-ml-1m.json").write_text(json.dumps(out, indent=2, default=float))
+        spark.catalog.clearCache()  # the next split starts from an empty cache (local mode shares the driver's memory)
+    path = ROOT / "results" / "spark-ml-1m.json"
+    path.parent.mkdir(exist_ok=True)
+    if path.exists():  # splits run separately keep each other's results
+        out["splits"] = {**json.loads(path.read_text()).get("splits", {}), **out["splits"]}
+    path.write_text(json.dumps(out, indent=2, default=float))
     print(json.dumps(out, indent=2, default=float))
     spark.stop()
 

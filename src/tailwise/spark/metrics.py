@@ -103,6 +103,9 @@ def evaluate(
     out["tail_coverage"] = float(np.count_nonzero(tail_in & shown) / tail_in.sum()) if tail_in.any() else 0.0
     out["gini"] = M.exposure_gini(exposure)
     out["users"] = n_judged
+    for cached in (item_map, user_map, tr):
+        cached.unpersist()
+    shared.unpersist()
     order = [*ACCURACY, *LONG_TAIL, "cold_recall", "users"]
     return {key: out[key] for key in order if key in out}
 

@@ -1,8 +1,8 @@
 """tailwise on Spark over a synthetic log of bench/large_log.py: wall time per stage.
 
-    python bench/large_log.py /tmp/log-large --preset large          # 20M interactions
-    python bench/spark_log.py /tmp/log-large                         # local[2], fit + 10,000-user sample
-    python bench/spark_log.py /tmp/log-small --master spark://127.0.0.1:7077 --label cluster
+    python bench/large_log.py LOG --preset large                       # 20M interactions
+    python bench/spark_log.py LOG                                     # local[2], fit + 10,000-user sample
+    python bench/spark_log.py LOG --master spark://127.0.0.1:7077 --label cluster
 
 Reads ``DIR/interactions.parquet`` and ``DIR/items.csv`` with ``tailwise.spark``; fits (ingest,
 encode, ALS, behaviour space, adapter, fusion), then writes the lists of a random sample of

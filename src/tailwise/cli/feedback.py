@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Write every feedback event of the service's database (user_id, item_id, type, "
         "value, timestamp, event_id) to a Parquet file that `tailwise spark fit --interactions` and "
         "`tailwise fit` read. Users erased with `tailwise forget` or DELETE /users/{id} are not "
-        "exported. User ids are written as stored: hashed when the service pseudonymises them.",
+        "exported (events they send after the erasure are new data, as for `tailwise retrain`). "
+        "User ids are written as stored: hashed when the service pseudonymises them.",
     )
     p.add_argument("--db", type=Path, required=True, help="the service's feedback database (SQLite)")
     p.add_argument("--out", type=Path, required=True, help="the Parquet file to write (new, unless --force)")

@@ -2,6 +2,7 @@
 
     python bench/selftune.py                          # ml-1m, amazon-scientific, the bundled sample
     python bench/selftune.py --datasets sample
+    python bench/selftune.py --datasets ml-1m --frontier tailslots,xquad   # + the accuracy-tail frontiers
 
 Per dataset, per-user random 80/20 (seed 42), K = 20, head = the 20% most interacted-with
 training items. Fits, in this order and in one process (so the fit times are comparable):
@@ -9,11 +10,16 @@ EASE (l2 500), the content model (text only), the hybrid with the settings given
 values: alpha 0.4, evidence 10, tail_mix 0.5, tail_share 0.5) and the self-tuned hybrid (the
 default). The embedding cache is warmed first, so no fit encodes. Writes
 ``bench/results/selftune.json`` and prints a markdown table for ``docs/benchmarks.md``.
+
+With ``--frontier``, each named re-ranker is swept over tail weights on EASE and on the
+self-tuned hybrid, and both frontiers' tail recall@20 is interpolated at NDCG@20 0.40 and 0.41
+(the ml-1m comparison of issue #9): ``bench/results/selftune-frontier.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -43,6 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="ml-1m,amazon-scientific,sample")
     ap.add_argument("--output", type=Path, default=ROOT / "results" / "selftune.json")
+    ap.add_argument("--frontier", default="", help="re-rankers to sweep on EASE and the self-tuned hybrid")
     args = ap.parse_args()
     out: dict[str, dict] = json.loads(args.output.read_text()) if args.output.exists() else {}
     with tempfile.TemporaryDirectory() as cache:
@@ -56,12 +63,13 @@ def main() -> None:
                 "hybrid untuned": ("hybrid", {**UNTUNED, "cache_dir": cache}),
                 "hybrid (self-tuned)": ("hybrid", {"cache_dir": cache}),
             }
-            rows = {}
+            rows, pipes = {}, {}
             for label, (model, params) in runs.items():
                 t0 = time.perf_counter()
                 pipe = fit_pipeline(make_model(model, **params), ctx)
                 fit_s = time.perf_counter() - t0
                 m = score_pipeline(pipe, ctx)[1]
+                pipes[label] = pipe
                 rows[label] = {"ndcg": m["ndcg"], "recall": m["recall"], "tail_recall": m["tail_recall"], "coverage": m["coverage"], "fit_s": round(fit_s, 1)}
                 if model == "hybrid":
                     rows[label]["settings"] = pipe.model.fit_info().get("settings")
@@ -69,11 +77,50 @@ def main() -> None:
             out[name] = rows
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(json.dumps(out, indent=2) + "\n")
+            if args.frontier:
+                frontier(name, ctx, {k: pipes[k] for k in ("ease", "hybrid (self-tuned)")}, args.frontier.split(","))
     print("| dataset | model | NDCG@20 | tail recall@20 | coverage@20 | fit s |")
     print("|---|---|---:|---:|---:|---:|")
     for name, rows in out.items():
         for label, r in rows.items():
             print(f"| {name} | {label} | {r['ndcg']:.4f} | {r['tail_recall']:.4f} | {r['coverage']:.3f} | {r['fit_s']:.0f} |")
+
+
+WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def at_ndcg(points: list[tuple[float, float]], ndcg: float) -> float | None:
+    """Tail recall interpolated linearly at `ndcg` on a frontier of (ndcg, tail recall) points."""
+    pts = sorted(points)
+    for (n1, t1), (n2, t2) in itertools.pairwise(pts):
+        if n1 <= ndcg <= n2:
+            return t1 + (t2 - t1) * (ndcg - n1) / (n2 - n1) if n2 > n1 else max(t1, t2)
+    return None
+
+
+def frontier(name: str, ctx, pipes: dict, rerankers: list[str]) -> None:
+    from tailwise.eval.evaluator import score_pipeline
+    from tailwise.rerank import Exposure
+
+    path = ROOT / "results" / "selftune-frontier.json"
+    out = json.loads(path.read_text()) if path.exists() else {}
+    for rerank in rerankers:
+        curves = {}
+        for label, pipe in pipes.items():
+            m = score_pipeline(pipe, ctx, Exposure(rerank="none"))[1]  # the model's default list
+            points = [(m["ndcg"], m["tail_recall"])]
+            for weight in WEIGHTS:
+                m = score_pipeline(pipe, ctx, Exposure(rerank=rerank, tail_weight=weight))[1]
+                points.append((m["ndcg"], m["tail_recall"]))
+                print(name, rerank, label, weight, points[-1], file=sys.stderr, flush=True)
+            curves[label] = sorted(set(points))
+        at = {f"{x:.2f}": {label: at_ndcg(c, x) for label, c in curves.items()} for x in (0.40, 0.41)}
+        out[f"{name}/{rerank}"] = {"curves": curves, "at": at}
+        for x, vals in at.items():
+            e, h = vals["ease"], vals["hybrid (self-tuned)"]
+            ratio = f"{h / e:.2f}x" if e and h else "n/a"
+            print(f"| {name} | {rerank} | {x} | {e if e is None else round(e, 4)} | {h if h is None else round(h, 4)} | {ratio} |")
+    path.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ from tailwise._compat import require
 from tailwise.errors import MissingExtraError
 
 # pyarrow is left out: pandas 3 imports it by itself when it is installed
-HEAVY = ("torch", "sentence_transformers", "implicit", "fastapi", "uvicorn")
+HEAVY = ("torch", "sentence_transformers", "implicit", "fastapi", "uvicorn", "pyspark")
 
 
 def test_importing_tailwise_loads_no_heavy_dependency():
     code = (
-        "import sys, tailwise, tailwise.models, tailwise.cli.main, tailwise.pipeline, tailwise.eval.evaluator\n"
+        "import sys, tailwise, tailwise.models, tailwise.cli.main, tailwise.pipeline, tailwise.eval.evaluator, tailwise.spark\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,7 +4,7 @@ Data flows one way through the stages, and each layer imports only the layers be
 
     errors, _compat, ranking, artifacts (helpers) < data < text < models, rerank (siblings:
     neither imports the other) < index < pipeline < eval (evaluator, experiment runner, report)
-    < service, cli, testing
+    < service, cli, testing, spark (the chain on Spark DataFrames)
 
 ``eval.metrics`` is pure NumPy/SciPy and may be imported from anywhere. The package root
 (``tailwise``: ``__version__`` and re-exports) counts as a helper. docs/architecture.md draws it.
@@ -23,10 +23,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tailwise"
 LAYERS = {
     "": 0, "errors": 0, "_compat": 0, "ranking": 0, "artifacts": 0, "eval.metrics": 0, "datasets": 1,
     "data": 1, "text": 2, "models": 3, "rerank": 3, "index": 4, "pipeline": 5, "eval": 6,
-    "service": 7, "cli": 7, "testing": 7,
+    "service": 7, "cli": 7, "testing": 7, "spark": 7,
 }  # fmt: skip
 #: pairs on one layer that must not import each other
-SIBLINGS = {("models", "rerank"), ("rerank", "models"), ("service", "cli")}  # cli may start the service
+SIBLINGS = {("models", "rerank"), ("rerank", "models"), ("service", "cli"), ("service", "spark"), ("spark", "cli"), ("spark", "service")}  # cli may start the service
 
 
 def layer_of(module: str) -> tuple[str, int]:

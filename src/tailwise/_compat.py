@@ -26,6 +26,7 @@ EXTRAS = {
     "fastapi_offline": "serve",
     "faiss": "ann",
     "optuna": "tune",
+    "pyspark": "spark",
 }
 
 

@@ -10,6 +10,7 @@ from tailwise import __version__
 from tailwise.cli import (
     demo,
     evaluate,
+    feedback,
     finetune,
     fit,
     forget,
@@ -18,6 +19,7 @@ from tailwise.cli import (
     report,
     retrain,
     serve,
+    spark,
     tradeoff,
     tune,
 )
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tailwise {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (fit, tune, recommend, evaluate, report, tradeoff, finetune, serve, keys, retrain, forget, demo):
+    for module in (fit, tune, recommend, evaluate, report, tradeoff, finetune, serve, keys, retrain, forget, feedback, spark, demo):
         module.add_parser(sub)
     return parser
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "aplt", "arp", "catalog_coverage", "cold_recall", "gini", "head_recall", "hit_rate", "hits",
+    "aplt", "arp", "catalog_coverage", "cold_recall", "exposure_gini", "gini", "head_recall", "hit_rate", "hits",
     "intra_list_diversity", "mrr", "ndcg", "novelty", "precision", "recall", "recall_within",
     "tail_coverage", "tail_recall",
 ]  # fmt: skip
@@ -359,7 +359,17 @@ def gini(recs: ArrayLike, n_items: int, k: int | None = None) -> float:
     """
     recs = _cut(recs, k)
     _check_items(recs, n_items)
-    x = np.sort(np.bincount(recs[recs >= 0], minlength=n_items)).astype(np.float64)
+    return exposure_gini(np.bincount(recs[recs >= 0], minlength=n_items))
+
+
+def exposure_gini(exposure: ArrayLike) -> float:
+    """:func:`gini` from each item's exposure count (the number of lists it is in), for callers
+    that count exposures without holding every list (Spark).
+
+    >>> exposure_gini(np.array([0, 0, 1, 3]))
+    0.625
+    """
+    x = np.sort(np.asarray(exposure)).astype(np.float64)
     total = x.sum()
     if total == 0:
         return 0.0

@@ -192,7 +192,11 @@ class TextSide:
 
     def features_like(self, texts: list[str], state: dict[str, np.ndarray]) -> ItemFeatures:
         """Views of new texts with the vocabulary and year scale fitted earlier."""
-        emb = self.embed(texts)
+        return self.views_like(texts, self.embed(texts), state)
+
+    @staticmethod
+    def views_like(texts: list[str], emb: np.ndarray, state: dict[str, np.ndarray]) -> ItemFeatures:
+        """:meth:`features_like` for texts already embedded (`emb`, e.g. by Spark executors)."""
         tf = None
         if "tfidf_vocab" in state:
             tf = Tfidf(state["tfidf_vocab"], state["tfidf_idf"]).transform(texts)

@@ -42,14 +42,35 @@ def test_every_list_and_metric_equals_the_golden_run(tmp_path):
     # its own process and a fresh embedding cache, as when the golden run was written: the
     # encoder's last digits depend on which texts share a batch, so vectors cached or kept loaded
     # by other tests in this process would differ slightly
-    # and OpenBLAS's Haswell kernels: on a CPU with AVX-512 it picks others, whose last digits
-    # differ enough to move the adapter's kernel-ridge scores (0.4326 vs 0.4572 for one item)
-    env = {**os.environ, "TAILWISE_CACHE": str(tmp_path / "cache"), "OPENBLAS_CORETYPE": "Haswell"}
+    # and the AVX2 kernels of OpenBLAS and torch: on a CPU with AVX-512 they pick others, whose
+    # last digits differ enough to move the adapter's kernel-ridge scores (0.4326 vs 0.4572 for
+    # one item), so the lists would depend on the machine
+    env = {**os.environ, "TAILWISE_CACHE": str(tmp_path / "cache"), "OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2"}
     subprocess.run([sys.executable, "-c", RUN, str(tmp_path)], check=True, env=env, timeout=900)
     before = json.loads(GOLDEN.read_text())
     after = json.loads((tmp_path / "after.json").read_text())
     assert len(after) == len(before) == 83
+    if _avx512():  # torch trains the two-tower model with other kernels there: leave it out
+        before, after = _without("twotower", before), _without("twotower", after)
     assert golden.compare(before, after) == []
+
+
+def _avx512() -> bool:
+    """Whether this CPU has AVX-512, where torch's matrix kernels differ from the AVX2 machines
+    the golden run was written on (pinning OpenBLAS and ATen to AVX2 is not enough for torch's
+    own GEMMs: the two-tower model's scores moved by about 1%), so its lists are not compared."""
+    info = Path("/proc/cpuinfo")
+    return info.exists() and "avx512f" in info.read_text()
+
+
+def _without(model: str, run: dict) -> dict:
+    """`run` without `model`'s lists and table rows."""
+    out = {}
+    for key, value in run.items():
+        if key.startswith(f"{model}/"):
+            continue
+        out[key] = [r for r in value if r.get("model") != model] if isinstance(value, list) else value
+    return out
 
 
 def test_compare_reports_every_kind_of_difference():

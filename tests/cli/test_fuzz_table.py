@@ -190,7 +190,8 @@ def _truncate(name: str) -> Callable[[Path], None]:
 DAMAGES: dict[str, tuple[str, Callable[[Path], None], tuple[str, ...]]] = {
     "l2_not_a_number": ("ease", _manifest(lambda m: {**m, "params": {"l2": "abc"}}), ("manifest.json, field 'params.l2'", "not 'abc'")),
     "l2_null": ("ease", _manifest(lambda m: {**m, "params": {"l2": None}}), ("field 'params.l2'", "not None")),
-    "alpha_null": ("ease", _manifest(lambda m: {**m, "model": "hybrid", "params": {"alpha": None}}), ("field 'params.alpha'",)),
+    # null is the hybrid's own "chosen in fit"; a word is not a weight
+    "alpha_a_word": ("ease", _manifest(lambda m: {**m, "model": "hybrid", "params": {"alpha": "high"}}), ("field 'params.alpha'", "not 'high'")),
     "manifest_is_a_list": ("ease", _manifest(lambda m: [m]), ("manifest.json", "must be a JSON object, not a list")),
     "manifest_without_model": ("ease", _manifest(lambda m: {k: v for k, v in m.items() if k != "model"}), ("manifest.json, field 'model'", "no 'model' field")),
     "manifest_without_params": ("ease", _manifest(lambda m: {k: v for k, v in m.items() if k != "params"}), ("field 'params'", "no 'params' field")),

@@ -103,6 +103,7 @@ OPERATIONS = [
     ("GET", "/recommend"), ("POST", "/recommend"), ("GET", "/similar/{item_id}"), ("POST", "/items"),
     ("GET", "/items"), ("GET", "/items/{item_id}"), ("POST", "/feedback"), ("GET", "/healthz"),
     ("GET", "/info"), ("GET", "/users"), ("POST", "/reload"), ("DELETE", "/users/{user_id}"),
+    ("GET", "/history"),
 ]  # fmt: skip
 
 

@@ -129,7 +129,7 @@ def rules(**by_name: Rule) -> Mapping[str, Rule]:
     """A model's ``param_rules``: parameter name -> rule, read-only.
 
     >>> dict(rules(l2=Real(0, BIG, low_open=True)))
-    {'l2': Real(low=0, high=1000000000000.0, low_open=True, high_open=False)}
+    {'l2': Real(low=0, high=1000000000000.0, low_open=True, high_open=False, optional=False)}
     """
     return MappingProxyType(by_name)
 

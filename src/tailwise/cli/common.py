@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tailwise.data.dataset import Dataset
 from tailwise.errors import DataError
+from tailwise.models.params import literal
 
 console = Console(stderr=True)
 
@@ -75,17 +76,10 @@ def parse_params(pairs: list[str] | None) -> dict[str, dict[str, object]]:
             raise DataError(f"--param must look like key=value or model.key=value, not {pair!r}")
         key, raw = pair.split("=", 1)
         model, _, name = key.rpartition(".")
-        out.setdefault(model or "*", {})[name] = _literal(raw)
+        out.setdefault(model or "*", {})[name] = literal(raw)
     return out
 
 
-def _literal(raw: str) -> object:
-    for conv in (int, float):
-        try:
-            return conv(raw)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
 def params_for(name: str, params: dict[str, dict[str, object]], strict: bool = False) -> dict[str, object]:

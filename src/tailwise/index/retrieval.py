@@ -101,17 +101,10 @@ def pipeline_index(
     if not is_vector_model(model):
         return None
     vectors = model.item_factors()
-    saved = None if directory is None else Path(directory) / INDEX_DIR
-    if saved is not None and (saved / "manifest.json").exists():
-        try:
-            index = load_index(saved)
-        except (MissingExtraError, ValueError) as exc:
-            log.warning("ignoring the saved index in %s: %s", saved, exc)
-        else:
-            if _matches(index, vectors):
-                index.sync(vectors)  # items the model has beyond the saved index join it
-                return index
-            log.warning("the saved index in %s does not match the model; rebuilding it", saved)
+    index = _saved(directory, INDEX_DIR, vectors, "index", "the model")
+    if index is not None:
+        index.sync(vectors)  # items the model has beyond the saved index join it
+        return index
     if choose_kind(len(vectors), kind, DEFAULT_THRESHOLD if threshold is None else threshold) != "ann":
         return None
     log.info("building an ANN index over %d items", len(vectors))
@@ -123,6 +116,23 @@ def save_pipeline_index(index: VectorIndex | None, directory: str | Path) -> Non
     """Save a pipeline's index into its model directory (nothing when it has none)."""
     if index is not None:
         index.save(Path(directory) / INDEX_DIR)
+
+
+def _saved(directory: str | Path | None, name: str, vectors: np.ndarray, what: str, against: str) -> VectorIndex | None:
+    """The index saved in ``directory/name`` when it loads and matches `vectors`; None (with a
+    warning saying why, when one was there) otherwise."""
+    saved = None if directory is None else Path(directory) / name
+    if saved is None or not (saved / "manifest.json").exists():
+        return None
+    try:
+        index = load_index(saved)
+    except (MissingExtraError, ValueError) as exc:
+        log.warning("ignoring the saved %s in %s: %s", what, saved, exc)
+        return None
+    if _matches(index, vectors):
+        return index
+    log.warning("the saved %s in %s does not match %s; rebuilding it", what, saved, against)
+    return None
 
 
 def _matches(index: VectorIndex, vectors: np.ndarray, probes: int = 64) -> bool:
@@ -138,16 +148,9 @@ def text_vector_index(emb: np.ndarray, directory: str | Path | None = None, thre
     item): the one saved in ``directory/text-index`` when it matches the embeddings `emb`, else
     an ANN index built now when the catalogue has at least `threshold` items (default
     :data:`DEFAULT_THRESHOLD`, read at call time) and faiss is installed."""
-    saved = None if directory is None else Path(directory) / TEXT_INDEX_DIR
-    if saved is not None and (saved / "manifest.json").exists():
-        try:
-            index = load_index(saved)
-        except (MissingExtraError, ValueError) as exc:
-            log.warning("ignoring the saved text index in %s: %s", saved, exc)
-        else:
-            if _matches(index, emb):
-                return index
-            log.warning("the saved text index in %s does not match the item embeddings; rebuilding it", saved)
+    index = _saved(directory, TEXT_INDEX_DIR, emb, "text index", "the item embeddings")
+    if index is not None:
+        return index
     if choose_kind(len(emb), "auto", DEFAULT_THRESHOLD if threshold is None else threshold) != "ann":
         return None
     log.info("building an ANN index over %d item text embeddings", len(emb))

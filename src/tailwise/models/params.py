@@ -169,3 +169,18 @@ def check_params(model: str, rules: Mapping[str, Rule], params: Mapping[str, obj
         rule = rules[name]
         if not rule.accepts(value):
             raise ParameterError(f"{model} parameter {name!r} must be {rule.describe()}, not {value!r}", model, name)
+
+
+def literal(raw: str) -> object:
+    """A parameter value typed on a command line: an int, else a float, else true/false, else
+    the text itself.
+
+    >>> literal("3"), literal("0.5"), literal("True"), literal("use")
+    (3, 0.5, True, 'use')
+    """
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tailwise.errors import ParameterError
-from tailwise.models.params import Int, OneOf, Rule
+from tailwise.models.params import Int, OneOf, Rule, literal
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,4 @@ def parse_dim(model: str, rules: dict[str, Rule], spec: str) -> tuple[str, Dim]:
 
 
 def _value(raw: str, rule: Rule) -> object:
-    if isinstance(rule, OneOf):
-        return raw
-    for conv in (int, float):
-        try:
-            return conv(raw)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(raw.lower(), raw)
+    return raw if isinstance(rule, OneOf) else literal(raw)

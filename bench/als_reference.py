@@ -24,9 +24,9 @@ K = 20
 def main() -> None:
     from implicit.als import AlternatingLeastSquares
 
+    from tailwise import metrics as M
     from tailwise.data import load_movielens
     from tailwise.data.splits import random_holdout
-    from tailwise.eval import metrics as M
     from tailwise.models import ALS
 
     split = random_holdout(load_movielens(DATA), 0.2, 42)

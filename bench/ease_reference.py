@@ -48,9 +48,9 @@ def reference_ease(x_full, l2: float, k: int) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
+    from tailwise import metrics as M
     from tailwise.data import load_movielens
     from tailwise.data.splits import random_holdout
-    from tailwise.eval import metrics as M
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=20)

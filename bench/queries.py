@@ -160,7 +160,7 @@ def relevance(relevant: list[list[int]], n_items: int) -> sp.csr_matrix:
 
 def ranked_scores(scores: np.ndarray, truth: sp.csr_matrix, k: int = 10) -> dict[str, np.ndarray]:
     """Per-query NDCG@k and precision@k of the items ranked by `scores` [n_queries, n_items]."""
-    from tailwise.eval.metrics import ndcg, precision
+    from tailwise.metrics import ndcg, precision
 
     recs = top_k(scores, k)
     return {f"ndcg@{k}": ndcg(recs, truth), f"precision@{k}": precision(recs, truth)}

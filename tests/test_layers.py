@@ -6,7 +6,7 @@ Data flows one way through the stages, and each layer imports only the layers be
     neither imports the other) < index < pipeline < eval (evaluator, experiment runner, report)
     < service, cli, testing, spark (the chain on Spark DataFrames)
 
-``eval.metrics`` is pure NumPy/SciPy and may be imported from anywhere. The package root
+``metrics`` is pure NumPy/SciPy and may be imported from anywhere. The package root
 (``tailwise``: ``__version__`` and re-exports) counts as a helper. docs/architecture.md draws it.
 """
 
@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tailwise"
 
 #: the first part of a module path below ``tailwise`` -> its layer (higher imports lower)
 LAYERS = {
-    "": 0, "errors": 0, "_compat": 0, "ranking": 0, "artifacts": 0, "eval.metrics": 0, "datasets": 1,
+    "": 0, "errors": 0, "_compat": 0, "ranking": 0, "artifacts": 0, "metrics": 0, "datasets": 1,
     "data": 1, "text": 2, "models": 3, "rerank": 3, "index": 4, "pipeline": 5, "eval": 6,
     "service": 7, "cli": 7, "testing": 7, "spark": 7,
 }  # fmt: skip
@@ -88,4 +88,4 @@ def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from tailwise.rerank import XQuAD\n")
     assert imports(bad) == [(2, "rerank.XQuAD")] and layer_of("rerank.XQuAD")[1] > layer_of("models.base")[1] - 1
-    assert layer_of("eval.metrics.ndcg") == ("eval.metrics", 0) and layer_of("eval.runner") == ("eval", 6)
+    assert layer_of("metrics.ndcg") == ("metrics", 0) and layer_of("eval.runner") == ("eval", 6)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tailwise.eval import metrics as M
+from tailwise import metrics as M
 
 NAN = float("nan")
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tailwise import metrics as M
 from tailwise.data.popularity import tail_mask
-from tailwise.eval import metrics as M
 from tailwise.eval.report import data as D
 
 

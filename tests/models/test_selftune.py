@@ -187,7 +187,7 @@ def test_the_ease_penalty_is_chosen_by_the_ease_sides_own_validation():
 
 def test_choose_scores_a_setting_as_the_hybrid_would():
     """choose() re-mixes precomputed parts; its figures equal scoring with tail_fusion."""
-    from tailwise.eval import metrics as M
+    from tailwise import metrics as M
     from tailwise.ranking import top_k
 
     cf, lm, rows = _scores(n_users=70, n_items=60, seed=8)

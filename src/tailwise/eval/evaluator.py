@@ -2,7 +2,7 @@
 
 :class:`EvalContext` holds a split's evaluated users, their training rows and held-out truth,
 the training popularity and the tail; :meth:`EvalContext.score` averages every metric of
-:mod:`tailwise.eval.metrics` over a batch of lists. :func:`fit_pipeline` and
+:mod:`tailwise.metrics` over a batch of lists. :func:`fit_pipeline` and
 :func:`score_pipeline` are the two steps the experiment runner (:mod:`tailwise.eval.runner`)
 takes per model and split: the lists always come from the :class:`~tailwise.pipeline.Pipeline`,
 so a model keeps its default exposure (the hybrid's tail slots) exactly as it does when serving.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise import metrics as M
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split
-from tailwise.eval import metrics as M
 from tailwise.models.base import Recommender
 from tailwise.pipeline import Pipeline
 from tailwise.ranking import Recommendations

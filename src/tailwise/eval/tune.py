@@ -42,13 +42,19 @@ from typing import Any
 
 import numpy as np
 
+from tailwise import metrics as M
 from tailwise._compat import require
 from tailwise.data.dataset import Dataset
 from tailwise.data.splits import random_holdout
 from tailwise.errors import DataError, TailwiseError
-from tailwise.eval import metrics as M
 from tailwise.eval.evaluator import EvalContext, fit_pipeline, score_pipeline
-from tailwise.eval.tune_results import FIGURES, STUDY_NAME, check_study_file, identity_mismatch, summarize
+from tailwise.eval.tune_results import (
+    FIGURES,
+    STUDY_NAME,
+    check_study_file,
+    identity_mismatch,
+    summarize,
+)
 from tailwise.models import make_model
 from tailwise.models.spaces import Dim
 from tailwise.ranking import top_k

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise import metrics as M
 from tailwise.data.dataset import Dataset
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split, random_holdout
-from tailwise.eval import metrics as M
 from tailwise.models.fusion import tail_order as tail_order_scores
 from tailwise.models.fusion import zscore
 from tailwise.ranking import merge_lists, tail_slot_counts, tail_slot_positions, top_k

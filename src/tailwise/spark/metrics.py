@@ -1,4 +1,4 @@
-"""Evaluation on Spark: the metrics of ``tailwise evaluate`` (:mod:`tailwise.eval.metrics`),
+"""Evaluation on Spark: the metrics of ``tailwise evaluate`` (:mod:`tailwise.metrics`),
 per user on the executors, averaged on the driver.
 
 The judged users, the tail and the averages are those of
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from tailwise import metrics as M
 from tailwise.data.popularity import tail_mask
-from tailwise.eval import metrics as M
 from tailwise.eval.evaluator import ACCURACY, LONG_TAIL
 from tailwise.spark.blocks import sum_partitions
 from tailwise.spark.logs import index_ids, require_columns

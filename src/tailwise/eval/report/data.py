@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from tailwise.eval import metrics as M
+from tailwise import metrics as M
 
 __all__ = [
     "Buckets",
@@ -85,7 +85,7 @@ def lorenz(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lorenz_gini(x: np.ndarray, y: np.ndarray) -> float:
     """Gini index from a Lorenz curve: ``1 - 2 * (area under the curve)`` (trapezoids).
 
-    For the curve of :func:`lorenz` this is exactly :func:`tailwise.eval.metrics.gini`:
+    For the curve of :func:`lorenz` this is exactly :func:`tailwise.metrics.gini`:
     ``1 - (1/n) sum_i (L_{i-1} + L_i) = sum_i (2i - n - 1) x_(i) / (n sum x)``.
 
     Examples

@@ -27,19 +27,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT.parent / ".." / "shared" / "data"
-
-
-def load(name: str):
-    from tailwise.data import load_amazon, load_movielens
-    from tailwise.data.bundled import load_demo
-
-    if name == "sample":
-        return load_demo()
-    return (load_movielens if name == "ml-1m" else load_amazon)(DATA / name)
 
 
 def main() -> None:
+    from tuned_baselines import load  # the same datasets, loaded the same way
+
     from tailwise.data.splits import random_holdout
     from tailwise.eval.evaluator import EvalContext, fit_pipeline, score_pipeline
     from tailwise.models import make_model

@@ -148,17 +148,18 @@ def tail_slot_counts(rows: sp.csr_matrix, tail: np.ndarray, weight: float, k: in
     return np.clip(np.rint(weight * k * t_u), 1, k // 2).astype(int)
 
 
-def tail_slot_positions(items: np.ndarray, scores: np.ndarray, valid: np.ndarray, is_tail: np.ndarray, slots: np.ndarray, k: int) -> np.ndarray:
+def tail_slot_positions(items: np.ndarray, valid: np.ndarray, is_tail: np.ndarray, slots: np.ndarray, k: int) -> np.ndarray:
     """Positions (into each candidate row) of the k chosen items, ``-1`` padded: the top k,
     except that a row holding fewer than ``slots`` tail items swaps its lowest-scored head
     items for its best-scored tail candidates after the k-th; the list stays sorted by score.
 
-    Candidates must be sorted by score (ties: lower item first) and hold the top k overall.
+    Candidates must be sorted by score (ties: lower item first) and hold the top k overall;
+    positions are then returned in score order.
 
     Examples
     --------
-    >>> items = np.array([[0, 1, 2, 3]]); scores = np.array([[4.0, 3.0, 2.0, 1.0]])
-    >>> tail_slot_positions(items, scores, items >= 0, items >= 2, np.array([1]), 2).tolist()
+    >>> items = np.array([[0, 1, 2, 3]])  # in score order
+    >>> tail_slot_positions(items, items >= 0, items >= 2, np.array([1]), 2).tolist()
     [[0, 2]]
     """
     top_valid, top_tail = valid[:, :k], is_tail[:, :k]

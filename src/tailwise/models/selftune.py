@@ -222,12 +222,12 @@ def choose(
                 idx, vals = top_k(g[:, tail], K)
                 tail_top = (idx, vals)
             tail_top = (np.where(tail_top[0] >= 0, tail_idx[np.maximum(tail_top[0], 0)], -1), tail_top[1])
-            items, scores = merge_lists(*head_top, *tail_top)
+            items, _ = merge_lists(*head_top, *tail_top)
             valid = items >= 0
             is_tail = valid & tail[np.maximum(items, 0)]
             for share in grid["tail_share"]:
                 if share > 0:
-                    pos = tail_slot_positions(items, scores, valid, is_tail, slots[share], K)
+                    pos = tail_slot_positions(items, valid, is_tail, slots[share], K)
                     recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
                 else:
                     recs = items[:, :K]

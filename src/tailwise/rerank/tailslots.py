@@ -49,4 +49,4 @@ class TailSlots(Reranker):
         # so the first k are the plain top-k and later tail candidates are the best tail items
         tail = ctx.tail_for(self.head_share)
         is_tail = valid & tail[np.maximum(items, 0)]
-        return tail_slot_positions(items, scores, valid, is_tail, self.slots(rows, k, tail), k)
+        return tail_slot_positions(items, valid, is_tail, self.slots(rows, k, tail), k)

@@ -142,11 +142,13 @@ def test_estimates_grow_with_the_catalogue():
     )  # block and neighbours cut to the catalogue
 
 
-def test_ease_weights_match_the_closed_form():
+@pytest.mark.parametrize("l2_item", [0.0, 1.5])
+def test_ease_weights_match_the_closed_form(l2_item):
     ds = random_dataset(60, 45, density=0.15, seed=3)
-    model = EASE(l2=20.0).fit(ds)
+    model = EASE(l2=20.0, l2_item=l2_item).fit(ds)
     x = ds.matrix().toarray().astype(np.float64)[:, model.active_]
-    p = np.linalg.inv(x.T @ x + 20.0 * np.eye(len(model.active_)))
+    gram = x.T @ x
+    p = np.linalg.inv(gram + np.diag(20.0 + l2_item * np.diag(gram)))
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     np.testing.assert_allclose(model.weights_, b, rtol=1e-3, atol=1e-5)

@@ -65,7 +65,7 @@ def test_a_fit_that_gives_nan_is_an_error():
             super()._fit(train, dataset)
             self.weights_ = self.weights_ * np.nan
 
-    with pytest.raises(NumericalError, match=r"fitting ease \(l2=3\) gave unusable values: 'weights_' has .* NaN"):
+    with pytest.raises(NumericalError, match=r"fitting ease \(l2=3, l2_item=0.0\) gave unusable values: 'weights_' has .* NaN"):
         Broken(l2=3).fit(random_dataset())
 
 

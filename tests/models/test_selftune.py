@@ -165,24 +165,19 @@ def test_k_is_the_documented_cutoff():
 
 
 @pytest.mark.usefixtures("fake_text")
-def test_the_ease_penalty_is_chosen_by_the_ease_sides_own_validation():
-    from tailwise.data.splits import random_holdout
+def test_the_ease_backbone_takes_the_data_scaled_penalty_without_a_search():
     from tailwise.models.ease import EASE
-    from tailwise.models.selftune import L2_GRID, L2_START, _plain_ndcg, choose_l2
+    from tailwise.models.hybrid import EASE_L2, EASE_L2_ITEM
 
     ds = random_dataset(n_users=300, n_items=50, density=0.15, seed=7)
-    split = random_holdout(ds, 0.2, 0)
-    train, truth = split.train.matrix(), split.test.matrix()
-    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(train.indptr) > 0))
-    rows = train[users]
-    start = EASE(l2=L2_START).fit(split.train)._score(users, rows)
-    l2, scores = choose_l2(split.train, users, rows, truth[users], start)
-    assert l2 in L2_GRID
-    np.testing.assert_allclose(scores, EASE(l2=l2).fit(split.train)._score(users, rows), rtol=1e-5, atol=1e-6)
-    assert _plain_ndcg(scores, rows, truth[users]) >= _plain_ndcg(start, rows, truth[users])
     model = Hybrid(factors=8).fit(ds)
-    assert model.fit_info()["settings"].startswith(f"l2={model.l2_:g}, ") and model.l2_ in L2_GRID
-    assert Hybrid(l2=7.0, factors=8).fit(ds).l2_ == 7.0  # a given penalty is held
+    assert (model.l2_, model.l2_item) == (EASE_L2, EASE_L2_ITEM)
+    assert not model.fit_info()["settings"].startswith("l2=")  # nothing searched
+    want = EASE(l2=EASE_L2, l2_item=EASE_L2_ITEM).fit(ds).weights_
+    np.testing.assert_array_equal(model.ease_.weights_, want)
+    given = Hybrid(l2=7.0, l2_item=0.0, factors=8).fit(ds)
+    assert given.l2_ == 7.0
+    np.testing.assert_array_equal(given.ease_.weights_, EASE(l2=7.0).fit(ds).weights_)
 
 
 def test_choose_scores_a_setting_as_the_hybrid_would():

@@ -87,8 +87,13 @@ def _symmetrise_upper(a: np.ndarray) -> None:
 class EASE(Recommender):
     """Item-item weights B from the closed form of a ridge autoencoder with a zero diagonal.
 
-    With Gram matrix ``G = X^T X + lambda I`` and ``P = G^{-1}``, the weights are
+    With Gram matrix ``G = X^T X + Lambda`` and ``P = G^{-1}``, the weights are
     ``B_ij = -P_ij / P_jj`` for ``i != j`` and ``B_jj = 0``; a user's scores are ``x_u B``.
+    The penalty is diagonal, ``Lambda_jj = l2 + l2_item * n_j`` with ``n_j = (X^T X)_jj`` the
+    item's training interactions: ``l2_item = 0`` is the paper's ``lambda I``; ``l2_item > 0``
+    adds the penalty that dropout on the input gives (Steck, "Autoencoders that don't overfit
+    towards the identity", NeurIPS 2020: ``p / (1 - p) diag(X^T X)`` for dropout rate ``p``),
+    which shrinks a popular item's weights as much as a rare one's relative to its evidence.
     The inverse uses a Cholesky factorisation in float32 (``spotrf``/``spotri``). Only items with
     training interactions take part (an item without any has an all-zero row and column of B),
     so memory is about one ``n_active^2`` float32 matrix (:func:`ease_bytes`; a fit above the
@@ -98,15 +103,19 @@ class EASE(Recommender):
     ----------
     l2 : float
         The ridge penalty lambda (default 500; the paper tunes 200-1000 on MovieLens).
+    l2_item : float
+        Penalty per training interaction of the item, added to ``l2`` (default 0: the plain
+        ``lambda I``; ``p / (1 - p)`` is dropout at rate ``p``).
     """
 
     name = "ease"
-    param_rules = rules(l2=Real(0, BIG, low_open=True))
+    param_rules = rules(l2=Real(0, BIG, low_open=True), l2_item=Real(0, BIG))
     _state_keys = ("weights_", "active_")
     instead = "--model hybrid (it switches to a factor backbone) or --model als"
 
-    def __init__(self, l2: float = 500.0) -> None:
+    def __init__(self, l2: float = 500.0, l2_item: float = 0.0) -> None:
         self.l2 = l2
+        self.l2_item = l2_item
 
     def memory_estimate(self, dataset: Dataset) -> int:
         """Peak bytes of the fit: :func:`ease_bytes` of the items with interactions."""
@@ -125,7 +134,8 @@ class EASE(Recommender):
         overwritten (in place when it is Fortran-ordered float32, as :func:`item_gram` gives
         it). The hybrid shares one Gram matrix between EASE and its adapter this way."""
         self.active_ = active
-        gram[np.diag_indices_from(gram)] += np.float32(self.l2)
+        on_diag = np.diag_indices_from(gram)  # the items' interactions, for a binary X
+        gram[on_diag] += np.float32(self.l2) + np.float32(self.l2_item) * gram[on_diag]
         chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
         if info != 0:
             raise np.linalg.LinAlgError(f"Cholesky factorisation failed (info={info})")

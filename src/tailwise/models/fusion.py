@@ -86,14 +86,32 @@ def tail_order(
 ) -> np.ndarray:
     """The tail's own order scores [users, tail items], standardised (see :func:`tail_fusion`);
     `seen` is `rows` restricted to the tail's columns."""
-    warm = tail & ~cold if cold is not None else tail
-    zl = zscore(lm, rows, tail)[:, tail]
-    if not warm.any():
-        return zscore(zl, seen)
-    t = zscore(mix * zscore(cf, rows, warm)[:, tail] + (1 - mix) * zl, seen, warm[tail])
-    if cold is not None:
-        t = np.where(cold[tail][None, :], zl, t)
-    return zscore(t, seen)
+    return TailSides.of(cf, lm, rows, tail, cold).order(mix, seen)
+
+
+@dataclass(frozen=True)
+class TailSides:
+    """The two sides standardised among the tail items (what :func:`tail_order` mixes), kept
+    so that several mixes cost one standardisation of each side."""
+
+    zc: np.ndarray | None  # [users, tail items]: CF standardised among the warm tail (None: no warm item)
+    zl: np.ndarray  # [users, tail items]: the language side standardised among the tail
+    warm: np.ndarray  # bool [tail items]: with training interactions
+
+    @classmethod
+    def of(cls, cf, lm, rows, tail, cold=None) -> TailSides:
+        warm = tail & ~cold if cold is not None else tail
+        zl = zscore(lm, rows, tail)[:, tail]
+        zc = zscore(cf, rows, warm)[:, tail] if warm.any() else None
+        return cls(zc, zl, warm[tail])
+
+    def order(self, mix: float, seen: sp.csr_matrix | None) -> np.ndarray:
+        if self.zc is None:
+            return zscore(self.zl, seen)
+        t = zscore(mix * self.zc + (1 - mix) * self.zl, seen, self.warm)
+        if not self.warm.all():
+            t = np.where(self.warm[None, :], t, self.zl)
+        return zscore(t, seen)
 
 
 def ranks(scores: np.ndarray) -> np.ndarray:

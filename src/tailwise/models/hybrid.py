@@ -59,6 +59,11 @@ FUSIONS = ("gate", "blend", "rrf")
 BACKBONES = ("auto", "ease", "factors")
 #: the most memory the factor backbone's fused item vectors may take (float32)
 FUSED_BYTES = 1_500_000_000
+#: the EASE backbone's penalty: this many interactions' worth, plus EASE_L2_ITEM per interaction
+#: of the item (dropout at rate 0.6 on the input, Steck 2020); as accurate as EASE with its
+#: penalty tuned per dataset on every shared dataset (``bench/ease_penalty.py``), so no search
+EASE_L2 = 150.0
+EASE_L2_ITEM = 1.5
 
 __all__ = ["BACKBONES", "FUSIONS", "Hybrid", "ranks", "zscore"]
 
@@ -80,9 +85,11 @@ class Hybrid(SelfTuning, Recommender):
 
     Parameters
     ----------
-    l2 : float, optional
-        EASE penalty (None: chosen in fit from 50, 150, 500, 1500 by the EASE side's own
-        validation NDCG; 500 where nothing is tuned).
+    l2, l2_item : float
+        The EASE backbone's penalty, ``l2 + l2_item * n_i`` for an item with ``n_i`` training
+        interactions (defaults :data:`EASE_L2` and :data:`EASE_L2_ITEM`, see
+        :class:`~tailwise.models.ease.EASE`; ``l2`` None, as older model directories record
+        it, is the default).
     fusion : {"gate", "blend", "rrf"}
         How the sides are combined (see the module docstring).
     alpha : float, optional
@@ -114,7 +121,7 @@ class Hybrid(SelfTuning, Recommender):
 
     name = "hybrid"
     param_rules = rules(
-        l2=Real(0, BIG, low_open=True, optional=True), fusion=OneOf(*FUSIONS), alpha=Real(0, 1, optional=True),
+        l2=Real(0, BIG, low_open=True, optional=True), l2_item=Real(0, BIG), fusion=OneOf(*FUSIONS), alpha=Real(0, 1, optional=True),
         evidence=Real(0, BIG, low_open=True, optional=True), tail_share=Real(0, 1, optional=True),
         tail_mix=Real(0, 1, optional=True), keep_accuracy=Real(0.5, 1), head_share=Real(0, 1),
         encoder=Text(), factors=Int(1, MAX_DIM), adapter_l2=Adapter.param_rules["l2"],
@@ -144,8 +151,10 @@ class Hybrid(SelfTuning, Recommender):
         factor_l2: float = 8.0,
         tail_mix: float | None = None,
         keep_accuracy: float = KEEP,
+        l2_item: float = EASE_L2_ITEM,
     ) -> None:
         self.l2 = l2
+        self.l2_item = l2_item
         self.fusion = fusion
         self.alpha = alpha
         self.evidence = evidence
@@ -164,12 +173,17 @@ class Hybrid(SelfTuning, Recommender):
         self.keep_accuracy = keep_accuracy
 
     def _parts(self) -> tuple[EASE, Adapter]:
-        ease = EASE(l2=self.l2_)
+        ease = EASE(l2=self.l2_, l2_item=self.l2_item)
         adapter = Adapter(
             encoder=self.encoder, factors=self.factors, l2=self.adapter_l2,
             max_tokens=self.max_tokens, cache_dir=self.cache_dir,
         )  # fmt: skip
         return ease, adapter
+
+    @property
+    def l2_(self) -> float:
+        """The EASE backbone's penalty ``l2`` in use (given, or :data:`EASE_L2`)."""
+        return float(EASE_L2 if self.l2 is None else self.l2)
 
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         ease, adapter = self._parts()
@@ -181,7 +195,6 @@ class Hybrid(SelfTuning, Recommender):
             self.check_memory(dataset, getattr(self, "memory_budget_", None))
         self.backbone_ = str(self.fit_info_["backbone"])
         self._settle(dataset, self.fusion == "gate")
-        ease.l2 = self.l2_  # chosen by the settling, or given
         if self.backbone_ == "ease":
             active, gram = item_gram(train)  # one Gram matrix for both sides
             adapter._fit(train, dataset, gram=(active, gram))  # reads it

@@ -31,8 +31,7 @@ from tailwise import metrics as M
 from tailwise.data.dataset import Dataset
 from tailwise.data.popularity import tail_mask
 from tailwise.data.splits import Split, random_holdout
-from tailwise.models.fusion import tail_order as tail_order_scores
-from tailwise.models.fusion import zscore
+from tailwise.models.fusion import TailSides, zscore
 from tailwise.ranking import merge_lists, tail_slot_counts, tail_slot_positions, top_k
 
 logger = logging.getLogger(__name__)
@@ -46,14 +45,6 @@ GRID: Mapping[str, tuple[float, ...]] = {
 }
 #: the settings used when tuning is off or not possible (the defaults before self-tuning)
 UNTUNED: Mapping[str, float] = {"alpha": 0.4, "evidence": 10.0, "tail_mix": 0.5, "tail_share": 0.5}
-#: EASE penalties the EASE backbone tries (from :data:`L2_START`, down while the EASE side's
-#: validation NDCG improves, else up)
-L2_GRID = (50.0, 150.0, 500.0, 1500.0)
-L2_START = 500.0
-#: EASE's penalty where it is not tuned
-L2_UNTUNED = 500.0
-#: above this many items with interactions, EASE is not refitted for other penalties
-L2_MAX_ITEMS = 30_000
 #: share of each user's training interactions held out for validation
 VALIDATION_SHARE = 0.2
 #: share of the CF side's own validation NDCG that the chosen settings must keep
@@ -77,6 +68,8 @@ class Choice:
     anchor: float
     users: int
     tried: int
+    #: every setting tried: (settings, validation NDCG@K, validation tail recall@K)
+    table: tuple[tuple[dict[str, float], float, float], ...] = ()
 
     def describe(self) -> str:
         """One line for the terminal and the manifest."""
@@ -109,38 +102,14 @@ def _plain_ndcg(cf: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix) -> fl
     return float(np.mean(M.ndcg(top_k(plain, K)[0], truth, K)))
 
 
-def choose_l2(train: Dataset, users: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix, cf: np.ndarray) -> tuple[float, np.ndarray]:
-    """EASE's penalty from :data:`L2_GRID` by the EASE side's own validation NDCG@K: from
-    :data:`L2_START` (whose scores `cf` are given) down while it improves, else up one step.
-    Returns the penalty and its validation scores."""
-    from tailwise.models.ease import EASE
-
-    def fit(l2: float) -> np.ndarray:
-        return EASE(l2=l2).fit(train)._score(users, rows)
-
-    at = L2_GRID.index(L2_START)
-    best = (_plain_ndcg(cf, rows, truth), L2_START, cf)
-    for step in (-1, 1):
-        i = at + step
-        while 0 <= i < len(L2_GRID):
-            scores = fit(L2_GRID[i])
-            ndcg = _plain_ndcg(scores, rows, truth)
-            if ndcg <= best[0]:
-                break
-            best = (ndcg, L2_GRID[i], scores)
-            i += step
-        if best[1] != L2_START:  # it moved down: no need to look up
-            break
-    return best[1], best[2]
-
-
 def _tail_tops(cf, lm, rows, tail, seen, mixes, cold) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """Per mix, the top K tail items (indices into the tail) by the tail's own order
     (:func:`~tailwise.models.fusion.tail_order`) and their standardised scores."""
     seen_t = seen[:, tail]
+    sides, seen_rows = TailSides.of(cf, lm, rows, tail, cold), sp.csr_matrix(seen_t)
     out = {}
     for mix in mixes:
-        t = tail_order_scores(cf, lm, rows, tail, mix, cold, sp.csr_matrix(seen_t))
+        t = sides.order(mix, seen_rows)
         t[seen_t] = -np.inf
         out[mix] = top_k(t, K)
     return out
@@ -205,13 +174,18 @@ def choose(
     tail_tops = _tail_tops(cf, lm, rows, tail, seen, grid["tail_mix"], counts == 0) if tail_order else {}
     slots = {share: tail_slot_counts(rows, tail, share, K) for share in grid["tail_share"] if share > 0}
     moments = _TailMoments(zc[:, tail], zl[:, tail], ~seen[:, tail]) if tail_order else None
+    zc_head, zl_head, seen_head = zc[:, head], zl[:, head], seen[:, head]
     results: list[tuple[dict[str, float], float, float]] = []
     pairs = list(itertools.product(grid["alpha"], grid["evidence"]))
     for n, (alpha, evidence) in enumerate(pairs):
         w = ((1 - alpha) * counts / (counts + evidence)).astype(np.float32)
-        g = w * zc + (1 - w) * zl
-        g[seen] = -np.inf
-        head_top = top_k(g[:, head], K)
+        if tail_order:  # the tail's candidates come from its own order: only the head's scores
+            g = w[head] * zc_head + (1 - w[head]) * zl_head
+            g[seen_head] = -np.inf
+        else:
+            g = w * zc + (1 - w) * zl
+            g[seen] = -np.inf
+        head_top = top_k(g if tail_order else g[:, head], K)
         head_top = (np.where(head_top[0] >= 0, head[np.maximum(head_top[0], 0)], -1), head_top[1])
         mean, std = moments.of(w[tail]) if moments is not None else (None, None)
         for mix in grid["tail_mix"]:
@@ -241,7 +215,7 @@ def choose(
     anchor = _plain_ndcg(cf, rows, truth)
     ok = [r for r in results if r[1] >= keep * anchor]
     settings, ndcg, tail_recall = max(ok, key=lambda r: (r[2], r[1])) if ok else max(results, key=lambda r: (r[1], r[2]))
-    return Choice({k: float(v) for k, v in settings.items()}, ndcg, tail_recall, anchor, rows.shape[0], len(results))
+    return Choice({k: float(v) for k, v in settings.items()}, ndcg, tail_recall, anchor, rows.shape[0], len(results), tuple(results))
 
 
 class SelfTuning:
@@ -279,23 +253,14 @@ class SelfTuning:
             self.fit_info_["settings"] = f"untuned: {len(users)} validation users, fewer than {MIN_USERS}"
             return None
         logger.info("choosing the hybrid's settings on a validation split of %s users", f"{len(users):,}")
-        tune_l2 = self.backbone_ == "ease" and self.l2 is None and int((split.train.item_counts > 0).sum()) <= L2_MAX_ITEMS
-        sub = type(self)(**{**self.get_params(), **UNTUNED, "backbone": self.backbone_, "l2": L2_START if tune_l2 else self.l2_})
+        sub = type(self)(**{**self.get_params(), **UNTUNED, "backbone": self.backbone_})
         sub.fit(split.train, memory_budget=self.memory_budget_)
         rows = sub_train[users]
         cf, lm = sub._sides(users, rows)
-        if tune_l2:
-            self._l2_chosen, cf = choose_l2(split.train, users, rows, truth[users], cf)
         tail = tail_mask(np.asarray(split.train.item_counts), self.head_share)
         choice = choose(cf, lm, rows, truth[users], sub.item_counts_, tail, fixed, self.keep_accuracy, self.backbone_ == "ease")
-        self.fit_info_["settings"] = (f"l2={self.l2_:g}, " if tune_l2 else "") + choice.describe()
+        self.fit_info_["settings"] = choice.describe()
         return choice
-
-    @property
-    def l2_(self) -> float:
-        """EASE's penalty in use: given, chosen in fit, or :data:`L2_UNTUNED`."""
-        chosen = getattr(self, "_l2_chosen", None)
-        return float(self.l2 if self.l2 is not None else chosen if chosen is not None else L2_UNTUNED)
 
     def _setting(self, name: str) -> float:
         settings = getattr(self, "settings_", None)

@@ -198,3 +198,38 @@ def test_choose_scores_a_setting_as_the_hybrid_would():
         recs = top_k(g, K)[0]
         assert got.ndcg == pytest.approx(float(np.mean(M.ndcg(recs, truth, K))), abs=1e-9)
         assert got.tail_recall == pytest.approx(float(np.nanmean(M.tail_recall(recs, truth, tail, K))), abs=1e-9)
+
+
+def test_choose_takes_the_most_accurate_setting_that_earns_the_tail_floor():
+    """The floor is twice the CF side's validation tail recall and at least the language
+    side's alone; among the settings that keep the accuracy and reach it, the most accurate
+    wins (not the one with the most tail)."""
+    from tailwise import metrics as M
+    from tailwise.ranking import top_k
+
+    cf, lm, rows = _scores(n_users=150, n_items=200, seed=5)
+    counts = np.random.default_rng(5).integers(0, 40, cf.shape[1]).astype(np.float32)
+    tail = counts < np.quantile(counts, 0.7)
+    cf[:, ~tail] += 2.5  # CF leans on the head, so the text has tail to add
+    # held out: each user's best head items by CF and best tail items by both sides together
+    both = np.where(tail, cf + lm, -np.inf)
+    head = np.where(tail, -np.inf, cf)
+    both[rows.nonzero()] = head[rows.nonzero()] = -np.inf
+    truth = np.zeros(cf.shape, np.float32)
+    np.put_along_axis(truth, np.argsort(-head, axis=1)[:, :3], 1, axis=1)
+    np.put_along_axis(truth, np.argsort(-both, axis=1)[:, :3], 1, axis=1)
+    truth = sp.csr_matrix(truth)
+
+    def plain_tail(scores):
+        s = scores.copy()
+        s[rows.nonzero()] = -np.inf
+        return float(np.nanmean(M.tail_recall(top_k(s, K)[0], truth, tail, K)))
+
+    got = choose(cf, lm, rows, truth, counts, tail, {}, keep=0.8)
+    assert got.floor == pytest.approx(max(2 * plain_tail(cf), plain_tail(lm)))
+    earned = [r for r in got.table if r[1] >= 0.8 * got.anchor and r[2] >= got.floor and r[2] > 0]
+    assert earned, "the test's data must let some setting reach the floor"
+    best = max(earned, key=lambda r: (r[1], r[2]))
+    assert (got.settings, got.ndcg) == (best[0], best[1])
+    assert got.ndcg >= max(r[1] for r in earned) and got.tail_recall <= max(r[2] for r in earned)
+    assert "at least twice the CF side's" in got.describe()

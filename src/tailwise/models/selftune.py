@@ -10,11 +10,14 @@ one scoring of the validation users are enough; every combination of :data:`GRID
 re-mix of those scores.
 
 The rule (:func:`choose`): the anchor is the validation NDCG@20 of the CF side alone (what the
-user would get from the behaviour model without text). Among the combinations whose
-validation NDCG@20 keeps at least ``keep`` (default :data:`KEEP`) of the anchor, take the one
-with the highest tail recall@20 (ties: the higher NDCG); when none does, the most accurate one.
-So the hybrid is as accurate as its CF side within about 1%, and whatever accuracy the text
-adds on top is spent on the long tail, as far as the tail's hit rate pays for it.
+user would get from the behaviour model without text), and the *tail floor* is what the text
+has to earn: twice the CF side's own validation tail recall@20, and at least the language
+side's alone. Among the combinations whose validation NDCG@20 keeps at least ``keep`` (default
+:data:`KEEP`) of the anchor, take the most accurate one that reaches the floor; when none
+does, the one with the highest tail recall (ties: the higher NDCG); when none keeps ``keep``
+of the anchor, the most accurate one. So the hybrid is as accurate as its CF side within about
+1%, doubles that side's tail recall where it can without giving away more accuracy than that
+takes, and otherwise spends what accuracy the text adds on the long tail.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class Choice:
     anchor: float
     users: int
     tried: int
+    #: the tail recall the text had to earn: max(2 x the CF side's, the language side's alone)
+    floor: float = 0.0
     #: every setting tried: (settings, validation NDCG@K, validation tail recall@K)
     table: tuple[tuple[dict[str, float], float, float], ...] = ()
 
@@ -76,7 +81,8 @@ class Choice:
         chosen = ", ".join(f"{k}={v:g}" for k, v in self.settings.items())
         return (
             f"{chosen} (validation on {self.users:,} users, {self.tried} settings tried: NDCG@{K} "
-            f"{self.ndcg:.4f}, {self.ndcg / self.anchor:.1%} of the CF side alone, {self.anchor:.4f}; tail recall@{K} {self.tail_recall:.4f})"
+            f"{self.ndcg:.4f}, {self.ndcg / self.anchor:.1%} of the CF side alone, {self.anchor:.4f}; tail recall@{K} {self.tail_recall:.4f}, "
+            f"{'at least' if self.tail_recall >= self.floor else 'below'} twice the CF side's and the text's own, {self.floor:.4f})"
         )
 
 
@@ -95,11 +101,17 @@ def validation_users(train: sp.csr_matrix, truth: sp.csr_matrix, n_items: int, s
     return users
 
 
-def _plain_ndcg(cf: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix) -> float:
-    """Validation NDCG@K of ranking by `cf` alone (the history left out)."""
-    plain = np.array(cf, dtype=np.float32, copy=True)
+def _plain(scores: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix, tail: np.ndarray) -> tuple[float, float]:
+    """Validation NDCG@K and tail recall@K of ranking by `scores` alone (the history left out)."""
+    plain = np.array(scores, dtype=np.float32, copy=True)
     plain[rows.nonzero()] = -np.inf
-    return float(np.mean(M.ndcg(top_k(plain, K)[0], truth, K)))
+    recs = top_k(plain, K)[0]
+    return float(np.mean(M.ndcg(recs, truth, K))), _tail_recall(recs, truth, tail)
+
+
+def _tail_recall(recs: np.ndarray, truth: sp.csr_matrix, tail: np.ndarray) -> float:
+    hits = M.tail_recall(recs, truth, tail, K)
+    return float(np.nanmean(hits)) if np.isfinite(hits).any() else 0.0
 
 
 def _tail_tops(cf, lm, rows, tail, seen, mixes, cold) -> dict[float, tuple[np.ndarray, np.ndarray]]:
@@ -205,17 +217,20 @@ def choose(
                     recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
                 else:
                     recs = items[:, :K]
-                ndcg = float(np.mean(M.ndcg(recs, truth, K)))
-                tail_hits = M.tail_recall(recs, truth, tail, K)
-                tail_recall = float(np.nanmean(tail_hits)) if np.isfinite(tail_hits).any() else 0.0
+                ndcg, tail_recall = float(np.mean(M.ndcg(recs, truth, K))), _tail_recall(recs, truth, tail)
                 settings = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": share}
                 results.append((settings, ndcg, tail_recall))
         if progress is not None:
             progress(n + 1, len(pairs))
-    anchor = _plain_ndcg(cf, rows, truth)
+    (anchor, cf_tail), lm_tail = _plain(cf, rows, truth, tail), _plain(lm, rows, truth, tail)[1]
+    floor = max(2 * cf_tail, lm_tail)
     ok = [r for r in results if r[1] >= keep * anchor]
-    settings, ndcg, tail_recall = max(ok, key=lambda r: (r[2], r[1])) if ok else max(results, key=lambda r: (r[1], r[2]))
-    return Choice({k: float(v) for k, v in settings.items()}, ndcg, tail_recall, anchor, rows.shape[0], len(results), tuple(results))
+    earned = [r for r in ok if r[2] >= floor and r[2] > 0]
+    if earned:
+        settings, ndcg, tail_recall = max(earned, key=lambda r: (r[1], r[2]))
+    else:
+        settings, ndcg, tail_recall = max(ok, key=lambda r: (r[2], r[1])) if ok else max(results, key=lambda r: (r[1], r[2]))
+    return Choice({k: float(v) for k, v in settings.items()}, ndcg, tail_recall, anchor, rows.shape[0], len(results), floor, tuple(results))
 
 
 class SelfTuning:

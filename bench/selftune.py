@@ -11,8 +11,8 @@ values: alpha 0.4, evidence 10, tail_mix 0.5, tail_share 0.5) and the self-tuned
 default). The embedding cache is warmed first, so no fit encodes. Writes
 ``bench/results/selftune.json`` and prints a markdown table for ``docs/benchmarks.md``.
 
-With ``--frontier``, each named re-ranker is swept over tail weights on EASE and on the
-self-tuned hybrid, and both frontiers' tail recall@20 is interpolated at NDCG@20 0.40 and 0.41
+With ``--frontier``, each named re-ranker is swept over tail weights on EASE (l2 500), on EASE
+with the hybrid's own penalty (``l2_item``) and on the self-tuned hybrid, and both frontiers' tail recall@20 is interpolated at NDCG@20 0.40 and 0.41
 (the ml-1m comparison of issue #9): ``bench/results/selftune-frontier.json``.
 """
 
@@ -76,7 +76,11 @@ def main() -> None:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(json.dumps(out, indent=2) + "\n")
             if args.frontier:
-                frontier(name, ctx, {k: pipes[k] for k in ("ease", "hybrid (self-tuned)")}, args.frontier.split(","))
+                from tailwise.models.hybrid import EASE_L2, EASE_L2_ITEM
+
+                same = fit_pipeline(make_model("ease", l2=EASE_L2, l2_item=EASE_L2_ITEM), ctx)  # the hybrid's own backbone
+                curves = {"ease": pipes["ease"], "ease (hybrid's penalty)": same, "hybrid (self-tuned)": pipes["hybrid (self-tuned)"]}
+                frontier(name, ctx, curves, args.frontier.split(","))
     print("| dataset | model | NDCG@20 | tail recall@20 | coverage@20 | fit s |")
     print("|---|---|---:|---:|---:|---:|")
     for name, rows in out.items():
@@ -115,9 +119,11 @@ def frontier(name: str, ctx, pipes: dict, rerankers: list[str]) -> None:
         at = {f"{x:.2f}": {label: at_ndcg(c, x) for label, c in curves.items()} for x in (0.40, 0.41)}
         out[f"{name}/{rerank}"] = {"curves": curves, "at": at}
         for x, vals in at.items():
-            e, h = vals["ease"], vals["hybrid (self-tuned)"]
-            ratio = f"{h / e:.2f}x" if e and h else "n/a"
-            print(f"| {name} | {rerank} | {x} | {e if e is None else round(e, 4)} | {h if h is None else round(h, 4)} | {ratio} |")
+            h = vals["hybrid (self-tuned)"]
+            for base in [k for k in vals if k != "hybrid (self-tuned)"]:
+                e = vals[base]
+                ratio = f"{h / e:.2f}x" if e and h else "n/a"
+                print(f"| {name} | {rerank} | {x} | {base} | {e if e is None else round(e, 4)} | {h if h is None else round(h, 4)} | {ratio} |")
     path.write_text(json.dumps(out, indent=2) + "\n")
 
 

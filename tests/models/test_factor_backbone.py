@@ -12,7 +12,7 @@ from tailwise.models import Hybrid
 from tailwise.models.adapter import spectral_factors
 from tailwise.models.base import is_vector_model
 from tailwise.models.fusion import FusedVectors, Moments, zscore
-from tailwise.models.hybrid import fused_dim
+from tailwise.models.fusion import fused_dim
 from tailwise.testing.contract import RecommenderContract, random_dataset
 
 

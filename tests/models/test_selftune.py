@@ -170,12 +170,12 @@ def test_the_ease_backbone_takes_the_data_scaled_penalty_without_a_search():
     from tailwise.models.hybrid import EASE_L2, EASE_L2_ITEM
 
     ds = random_dataset(n_users=300, n_items=50, density=0.15, seed=7)
-    model = Hybrid(factors=8).fit(ds)
+    model = Hybrid(factors=8, text_weight=0.0).fit(ds)
     assert (model.l2_, model.l2_item) == (EASE_L2, EASE_L2_ITEM)
     assert not model.fit_info()["settings"].startswith("l2=")  # nothing searched
     want = EASE(l2=EASE_L2, l2_item=EASE_L2_ITEM).fit(ds).weights_
     np.testing.assert_array_equal(model.ease_.weights_, want)
-    given = Hybrid(l2=7.0, l2_item=0.0, factors=8).fit(ds)
+    given = Hybrid(l2=7.0, l2_item=0.0, text_weight=0.0, factors=8).fit(ds)
     assert given.l2_ == 7.0
     np.testing.assert_array_equal(given.ease_.weights_, EASE(l2=7.0).fit(ds).weights_)
 
@@ -233,3 +233,25 @@ def test_choose_takes_the_most_accurate_setting_that_earns_the_tail_floor():
     assert (got.settings, got.ndcg) == (best[0], best[1])
     assert got.ndcg >= max(r[1] for r in earned) and got.tail_recall <= max(r[2] for r in earned)
     assert "at least twice the CF side's" in got.describe()
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_the_ease_backbone_reads_the_item_texts_as_extra_users():
+    """text_weight adds w T T^T to the Gram matrix (T: the items' centred unit embeddings):
+    the closed form in float64 gives the same weights, and items alike in text gain weight."""
+    from tailwise.text.side import TextSide
+
+    ds = random_dataset(n_users=300, n_items=50, density=0.15, seed=7)
+    model = Hybrid(factors=8, text_weight=5.0, tail_share=0.0, alpha=0.4, evidence=10.0, tail_mix=0.5).fit(ds)
+    emb = TextSide(model.encoder, model.max_tokens, model.cache_dir, False).embed(ds.texts()).astype(np.float64)
+    active = model.ease_.active_
+    t = emb[active] - emb[active].mean(axis=0)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    x = ds.matrix().toarray().astype(np.float64)[:, active]
+    gram = x.T @ x
+    p = np.linalg.inv(gram + 5.0 * t @ t.T + np.diag(model.l2_ + model.l2_item * np.diag(gram)))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    np.testing.assert_allclose(model.ease_.weights_, b, rtol=1e-3, atol=1e-5)
+    plain = Hybrid(factors=8, text_weight=0.0, tail_share=0.0, alpha=0.4, evidence=10.0, tail_mix=0.5).fit(ds)
+    assert not np.allclose(plain.ease_.weights_, model.ease_.weights_, atol=1e-5)

@@ -176,11 +176,13 @@ class Adapter(Recommender):
         gram: tuple[np.ndarray, np.ndarray] | None = None,
         sparse: bool | None = None,
         factors: np.ndarray | None = None,
+        keep_embeddings: bool = False,
     ) -> None:
         """Fit; `gram` is the Gram matrix when the caller has one (the hybrid's EASE backbone),
         `sparse` forces the factors from sparse products (None: when the dense Gram matrix of
         the items with interactions would not fit the memory budget), `factors` gives the
-        behaviour factors ``V`` themselves (the hybrid's factor backbone computes them)."""
+        behaviour factors ``V`` themselves (the hybrid's factor backbone computes them);
+        `keep_embeddings` leaves the items' text embeddings in ``fit_embeddings``."""
         feats, state, kernel = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year)
         if sparse is None:
             sparse = gram is None and not gram_fits(train, getattr(self, "memory_budget_", None))
@@ -201,6 +203,8 @@ class Adapter(Recommender):
             self.dual_ = dual.astype(np.float32)
         self.item_factors_ = v
         self._keep_anchors(anchors, state)
+        if keep_embeddings:  # for the caller (the hybrid's EASE backbone); not state
+            self.fit_embeddings = feats.embeddings
 
     def _fit_blocks(self, feats: ItemFeatures, anchors: ItemFeatures, targets: np.ndarray) -> None:
         """The kernel ridge for a large catalogue: the anchors' own kernel is solved, then the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
@@ -129,13 +129,21 @@ class EASE(Recommender):
     def _fit(self, train: sp.csr_matrix, dataset: Dataset) -> None:
         self.fit_gram(*item_gram(train))
 
-    def fit_gram(self, active: np.ndarray, gram: np.ndarray) -> None:
+    def fit_gram(self, active: np.ndarray, gram: np.ndarray, side: np.ndarray | None = None, side_weight: float = 0.0) -> None:
         """Fit from the Gram matrix of the active items (see :func:`item_gram`); `gram` is
         overwritten (in place when it is Fortran-ordered float32, as :func:`item_gram` gives
-        it). The hybrid shares one Gram matrix between EASE and its adapter this way."""
+        it). The hybrid shares one Gram matrix between EASE and its adapter this way.
+
+        `side` [active items, d] (rows of unit length) adds side information as
+        ``side_weight`` extra users per row's direction, ``G + side_weight * S S^T`` (collective
+        EASE, Jeunen et al. 2020): items alike in `side` are treated as co-consumed. The
+        penalty still follows the interactions alone."""
         self.active_ = active
         on_diag = np.diag_indices_from(gram)  # the items' interactions, for a binary X
-        gram[on_diag] += np.float32(self.l2) + np.float32(self.l2_item) * gram[on_diag]
+        penalty = np.float32(self.l2) + np.float32(self.l2_item) * gram[on_diag]
+        if side is not None and side_weight > 0:  # the upper triangle, in place: what spotrf reads
+            gram = blas.ssyrk(np.float32(side_weight), np.asarray(side, np.float32), beta=1.0, c=gram, lower=0, overwrite_c=1)
+        gram[on_diag] += penalty
         chol, info = lapack.spotrf(gram, lower=False, overwrite_a=True, clean=False)
         if info != 0:
             raise np.linalg.LinAlgError(f"Cholesky factorisation failed (info={info})")

@@ -28,6 +28,22 @@ import scipy.sparse as sp
 FLAT = 1e-5
 
 
+#: the most memory the factor backbone's fused item vectors may take (float32)
+FUSED_BYTES = 1_500_000_000
+
+
+def fused_dim(dim: int, n_items: int) -> int:
+    """`dim`, halved until ``n_items`` fused vectors of ``2 * dim + 2`` float32 fit in
+    :data:`FUSED_BYTES` (at least 32).
+
+    >>> fused_dim(512, 10_000), fused_dim(512, 1_000_000)
+    (512, 128)
+    """
+    while dim > 32 and n_items * (2 * dim + 2) * 4 > FUSED_BYTES:
+        dim //= 2
+    return dim
+
+
 def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None, over: np.ndarray | None = None) -> np.ndarray:
     """Per-row standardisation over the items not in `rows` (the user's history).
 

@@ -47,7 +47,7 @@ from tailwise.data.dataset import Dataset
 from tailwise.models.adapter import Adapter, spectral_factors
 from tailwise.models.base import Recommender
 from tailwise.models.ease import EASE, ease_bytes, item_gram
-from tailwise.models.fusion import FusedVectors, ranks, tail_fusion, zscore
+from tailwise.models.fusion import FUSED_BYTES, FusedVectors, fused_dim, ranks, tail_fusion, zscore
 from tailwise.models.memory import format_bytes
 from tailwise.models.params import BIG, MAX_DIM, Int, OneOf, Real, Text, rules
 from tailwise.models.relations import Relations
@@ -57,27 +57,22 @@ from tailwise.text.side import TextSide
 
 FUSIONS = ("gate", "blend", "rrf")
 BACKBONES = ("auto", "ease", "factors")
-#: the most memory the factor backbone's fused item vectors may take (float32)
-FUSED_BYTES = 1_500_000_000
 #: the EASE backbone's penalty: this many interactions' worth, plus EASE_L2_ITEM per interaction
 #: of the item (dropout at rate 0.6 on the input, Steck 2020); as accurate as EASE with its
 #: penalty tuned per dataset on every shared dataset (``bench/ease_penalty.py``), so no search
 EASE_L2 = 150.0
 EASE_L2_ITEM = 1.5
+#: item text in the EASE backbone's Gram matrix, as this many users who co-consume items by
+#: their text similarity (``bench/ease_penalty.py``)
+TEXT_WEIGHT = 10.0
 
-__all__ = ["BACKBONES", "FUSIONS", "Hybrid", "ranks", "zscore"]
+__all__ = ["BACKBONES", "FUSIONS", "Hybrid", "fused_dim", "ranks", "zscore"]
 
 
-def fused_dim(dim: int, n_items: int) -> int:
-    """`dim`, halved until ``n_items`` fused vectors of ``2 * dim + 2`` float32 fit in
-    :data:`FUSED_BYTES` (at least 32).
-
-    >>> fused_dim(512, 10_000), fused_dim(512, 1_000_000)
-    (512, 128)
-    """
-    while dim > 32 and n_items * (2 * dim + 2) * 4 > FUSED_BYTES:
-        dim //= 2
-    return dim
+def _centred(emb: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, scaled to unit length (a zero row stays zero)."""
+    out = emb - emb.mean(axis=0, dtype=np.float64).astype(np.float32)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 class Hybrid(SelfTuning, Recommender):
@@ -121,7 +116,7 @@ class Hybrid(SelfTuning, Recommender):
 
     name = "hybrid"
     param_rules = rules(
-        l2=Real(0, BIG, low_open=True, optional=True), l2_item=Real(0, BIG), fusion=OneOf(*FUSIONS), alpha=Real(0, 1, optional=True),
+        l2=Real(0, BIG, low_open=True, optional=True), l2_item=Real(0, BIG), text_weight=Real(0, BIG), fusion=OneOf(*FUSIONS), alpha=Real(0, 1, optional=True),
         evidence=Real(0, BIG, low_open=True, optional=True), tail_share=Real(0, 1, optional=True),
         tail_mix=Real(0, 1, optional=True), keep_accuracy=Real(0.5, 1), head_share=Real(0, 1),
         encoder=Text(), factors=Int(1, MAX_DIM), adapter_l2=Adapter.param_rules["l2"],
@@ -152,9 +147,11 @@ class Hybrid(SelfTuning, Recommender):
         tail_mix: float | None = None,
         keep_accuracy: float = KEEP,
         l2_item: float = EASE_L2_ITEM,
+        text_weight: float = TEXT_WEIGHT,
     ) -> None:
         self.l2 = l2
         self.l2_item = l2_item
+        self.text_weight = text_weight
         self.fusion = fusion
         self.alpha = alpha
         self.evidence = evidence
@@ -197,8 +194,9 @@ class Hybrid(SelfTuning, Recommender):
         self._settle(dataset, self.fusion == "gate")
         if self.backbone_ == "ease":
             active, gram = item_gram(train)  # one Gram matrix for both sides
-            adapter._fit(train, dataset, gram=(active, gram))  # reads it
-            ease.fit_gram(active, gram)  # then overwrites it
+            adapter._fit(train, dataset, gram=(active, gram), keep_embeddings=True)  # reads it
+            text = _centred(adapter.__dict__.pop("fit_embeddings")[active])
+            ease.fit_gram(active, gram, text, self.text_weight)  # then overwrites it
             self.ease_ = ease
             self.cf_filter_ = np.zeros(0, np.float32)  # the factor backbone's only
         else:

@@ -52,19 +52,29 @@ def zscore(scores: np.ndarray, rows: sp.csr_matrix | None = None, over: np.ndarr
     whose deviation is below ``1e-5`` of its mean (constant up to rounding) is only centred.
     `over` (bool per item) restricts the mean and deviation to those items (all are scaled).
     """
-    masked = np.where(np.isfinite(scores), scores, np.nan).astype(np.float32)
-    if over is not None:
-        masked[:, ~over] = np.nan
+    finite = np.isfinite(scores)
+    valid = finite & over[None, :] if over is not None else finite.copy()
     if rows is not None:
         r, c = rows.nonzero()
-        masked[r, c] = np.nan
-    mean = np.nan_to_num(np.nanmean(masked, axis=1, keepdims=True))
-    std = np.nanstd(masked, axis=1, keepdims=True)
+        valid[r, c] = False
+    # the mean and deviation over the valid items, as np.nanmean / np.nanstd compute them (the
+    # same float32 sums), without their copies
+    x = np.where(valid, scores, 0).astype(np.float32, copy=False)
+    n = valid.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a row without valid items: NaN
+        mean = (x.sum(axis=1, keepdims=True) / n).astype(np.float32)
+        np.subtract(x, mean, out=x)
+        x[~valid] = 0
+        std = np.sqrt(((x * x).sum(axis=1, keepdims=True) / n).astype(np.float32))
+    mean = np.nan_to_num(mean)
     # a row that is constant up to rounding (a side that cannot tell items apart) stays flat:
     # dividing its rounding noise by an equally tiny deviation would turn noise into scores
     flat = ~(std > FLAT * np.abs(mean))
-    out = (scores - mean) / np.where(flat, 1.0, std)
-    return np.where(np.isfinite(scores), out, -np.inf).astype(np.float32)
+    out = np.subtract(scores, mean, dtype=np.result_type(scores, mean))
+    out /= np.where(flat, 1.0, std)
+    out = out.astype(np.float32, copy=False)
+    out[~finite] = -np.inf
+    return out
 
 
 def tail_fusion(

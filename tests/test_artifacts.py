@@ -193,7 +193,7 @@ def test_save_load_reproduces_recommendations(saved, dataset):
     assert loaded.item_text == pipe.item_text == dataset.texts()
     assert loaded.users == dataset.users and loaded.items == dataset.items
     assert (loaded.history != pipe.history).nnz == 0
-    assert loaded.model.get_params() == {"l2": 20.0}
+    assert loaded.model.get_params() == {"l2": 20.0, "l2_item": 0.0}
     np.testing.assert_array_equal(loaded.model.weights_, pipe.model.weights_)
 
 
@@ -217,7 +217,7 @@ def test_manifest_contents(saved, dataset):
     assert set(manifest["versions"]) == {"tailwise", "numpy", "python"}
     assert manifest["versions"]["numpy"] == np.__version__
     assert manifest["model"] == "ease"
-    assert manifest["params"] == {"l2": 20.0}
+    assert manifest["params"] == {"l2": 20.0, "l2_item": 0.0}
     assert manifest["dataset"]["users"] == dataset.n_users
     assert manifest["dataset"]["items"] == dataset.n_items
     assert manifest["fit_seconds"] >= 0

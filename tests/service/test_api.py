@@ -160,7 +160,7 @@ def test_info_users_and_health(make_client, ease_dir):
     c = make_client(ease_dir)
     assert c.get("/healthz").json() == {"status": "ok"}
     info = c.get("/info").json()
-    assert info["model"] == "ease" and info["params"] == {"l2": 50.0} and info["pseudonymised"] is False
+    assert info["model"] == "ease" and info["params"] == {"l2": 50.0, "l2_item": 0.0} and info["pseudonymised"] is False
     assert info["counts"]["users"] == 40 and info["versions"]["tailwise"]
     users = c.get("/users", params={"prefix": "1", "limit": 3}).json()
     assert users["total"] == 11 and [u["user_id"] for u in users["users"]] == ["1", "10", "11"]

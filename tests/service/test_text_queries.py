@@ -136,3 +136,30 @@ def test_a_loaded_pipeline_saved_again_keeps_its_bm25_index_without_tokenising(h
     assert (tmp_path / "again" / "lexical.npz").read_bytes() != b""
     got = Pipeline.load(tmp_path / "again").text_index().lexical
     assert got.n_items == len(loaded.items) and got.vocab == Pipeline.load(hybrid_dir).text_index().lexical.vocab
+
+
+def test_the_query_map_is_fitted_with_the_model_saved_and_read_back_not_refitted(pipe, hybrid_dir, model_copy, monkeypatch, caplog):
+    from tailwise.pipeline import query as pq
+    from tailwise.text.querymap import map_queries
+
+    d = model_copy(hybrid_dir)
+    assert (d / "querymap.npz").is_file()  # written by the fit's save, before any query
+    index = pipe.text_index()
+    assert index.query_map is not None and index.query_map.shape == (index.emb.shape[1],)
+    raw = index.side.encode_queries([PARAPHRASE])
+    np.testing.assert_allclose(index.encode_query(PARAPHRASE), map_queries(index.query_map, raw)[0], rtol=1e-6)
+    assert not np.allclose(index.encode_query(PARAPHRASE), raw[0], atol=1e-3)  # the map moves the query
+
+    def no_refit(*a, **k):
+        raise AssertionError("the query map was fitted again")
+
+    with monkeypatch.context() as m:
+        m.setattr(pq, "fit_query_map", no_refit)
+        loaded = Pipeline.load(d).text_index()
+        np.testing.assert_array_equal(loaded.query_map, index.query_map)
+        grown = copy.copy(Pipeline.load(d))
+        grown.add_items(["knit"], [KNITTING])  # the map is on the query side: added items need nothing
+        np.testing.assert_array_equal(grown.text_index().query_map, index.query_map)
+    (d / "querymap.npz").write_bytes(b"not an archive")  # damaged: fitted again, logged
+    np.testing.assert_allclose(Pipeline.load(d).text_index().query_map, index.query_map, rtol=1e-5)
+    assert "querymap.npz: not used" in caplog.text

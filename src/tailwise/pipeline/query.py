@@ -32,10 +32,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.index import text_vector_index
-from tailwise.pipeline.directory import read_lexical
+from tailwise.pipeline.directory import QUERY_MAP, query_map_state, read_lexical, read_query_map
 from tailwise.ranking import Recommendations, history_row
 from tailwise.rerank import Exposure
 from tailwise.text.index import RRF_K, TextIndex, TextMatch, fuse
+from tailwise.text.querymap import fit_query_map
 from tailwise.text.side import TextSide
 
 if TYPE_CHECKING:
@@ -64,12 +65,43 @@ def build_text_index(pipe: Pipeline) -> TextIndex:
     """The text index of a pipeline's catalogue: the item embeddings by the model's text side
     (the default encoder for models without one), the BM25 index saved in the model directory
     it was loaded from (else built from the texts) and, for a large catalogue, the vector index
-    the dense side searches through (:func:`tailwise.index.text_vector_index`: saved, or built)."""
-    side = pipe.model.text_side(progress=False) or TextSide(progress=False)
+    the dense side searches through (:func:`tailwise.index.text_vector_index`: saved, or built),
+    and the query map (:func:`query_map`)."""
+    side = text_side(pipe)
     source = pipe._source
     lexical = read_lexical(source, pipe.item_text) if source is not None else None
     emb = side.embed(list(pipe.item_text))
-    return TextIndex(side, pipe.item_text, emb, lexical, text_vector_index(emb, source))
+    return TextIndex(side, pipe.item_text, emb, lexical, text_vector_index(emb, source), query_map(pipe, side, emb))
+
+
+def text_side(pipe: Pipeline) -> TextSide:
+    """The encoder text queries use: the model's text side, else the default encoder."""
+    return pipe.model.text_side(progress=False) or TextSide(progress=False)
+
+
+def query_map(pipe: Pipeline, side: TextSide, emb: np.ndarray) -> np.ndarray | None:
+    """The query map of the pipeline's catalogue (:mod:`tailwise.text.querymap`): the one saved
+    in the model directory it was loaded from for this encoder, else fitted now on the item
+    texts `pipe.item_text` and their embeddings `emb` (a few thousand short texts encoded)."""
+    if pipe._source is not None:
+        found, weights = read_query_map(pipe._source, side.encoder, emb.shape[1])
+        if found:
+            return weights
+    return fit_query_map(side.encode_queries, pipe.item_text, emb, side.max_tokens)
+
+
+def saved_query_map(pipe: Pipeline) -> dict[str, dict[str, np.ndarray]]:
+    """What :meth:`Pipeline.save` writes of the query map (by file stem): the text index's,
+    else (for a model with a text side, whose item embeddings its fit cached) :func:`query_map`;
+    nothing for a model without a text side whose text index was not built (the map is then
+    fitted at the first text query of the loaded pipeline)."""
+    stem = QUERY_MAP.removesuffix(".npz")
+    if pipe._text is not None:
+        return {stem: query_map_state(pipe._text.query_map, pipe._text.side.encoder)}
+    side = pipe.model.text_side(progress=False)
+    if side is None:
+        return {}
+    return {stem: query_map_state(query_map(pipe, side, side.embed(list(pipe.item_text))), side.encoder)}
 
 
 def _scored(items: np.ndarray, relevant: bool) -> np.ndarray:

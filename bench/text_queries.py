@@ -3,7 +3,8 @@
 On a hybrid fitted on all of ml-1m (fitted into ``--model-dir`` once, then loaded):
 
 a. tag queries (``bench/queries.py``): NDCG@10 and precision@10 of BM25 alone, dense retrieval
-   alone (cosine with the query's embedding), the fused text ranking (``TextIndex.match``:
+   alone (cosine with the query's embedding as the encoder gives it, and through the query map
+   of ``tailwise.text.querymap`` as the library uses it), the fused text ranking (``TextIndex.match``:
    relevant items first) and the anonymous query path (``Pipeline.recommend_query``), with 95%
    bootstrap intervals over queries and paired differences;
 b. known users with a tag query (two training users per query, seed 0, ``Pipeline.recommend``
@@ -12,7 +13,9 @@ b. known users with a tag query (two training users per query, seed 0, ``Pipelin
 c. new items (``bench/new_items.json``): all 34 added to a copy of the pipeline with
    ``Pipeline.add_items`` (no refit); the share found in the top 10 of the anonymous query path
    for their paraphrased query, and the share of the tag queries' top-10 slots they take;
-d. time per query list (anonymous), median and p99, against a history list of 10 items.
+d. time per query list (anonymous), median and p99, against a history list of 10 items;
+e. the query map (``tailwise.text.querymap``) switched off: the query path's tag NDCG@10 (paired
+   with the map on) and new-item hit@10 without it.
 
 ``--sweep`` instead measures the anonymous query path's tag NDCG@10 and new-item hit@10 for each
 pair of the fusion's lexical weight and the prior's weight (how the defaults were chosen).
@@ -78,15 +81,17 @@ def tag_queries(pipe) -> tuple[dict, dict]:
     ti = pipe.text_index()
     ranked = {
         "bm25": [_top(np.where((s := ti.lexical.scores(t)[0]) > 0, s, -np.inf), 10) for t in tags],
-        "dense": [_top(ti.scores(t), 10) for t in tags],
+        "dense": [_top(ti.emb @ ti.side.encode_queries([t])[0], 10) for t in tags],
+        "dense, query map": [_top(ti.scores(t), 10) for t in tags],
         "fused text": [ti.match(t).items[:10] for t in tags],
         "query path": [pipe.recommend_query(t, k=10).items[0] for t in tags],
     }
     per = {name: Q.ranked_scores(as_scores(lists, n), truth) for name, lists in ranked.items()}
     out = {name: {m: Q.summary(v) for m, v in p.items()} for name, p in per.items()}
-    for name in ("bm25", "dense", "fused text"):
+    for name in ("bm25", "dense", "dense, query map", "fused text"):
         out["query path"][f"ndcg@10 - {name}"] = paired(per["query path"]["ndcg@10"], per[name]["ndcg@10"])
     out["fused text"]["ndcg@10 - dense"] = paired(per["fused text"]["ndcg@10"], per["dense"]["ndcg@10"])
+    out["dense, query map"]["ndcg@10 - dense"] = paired(per["dense, query map"]["ndcg@10"], per["dense"]["ndcg@10"])
     out["n_relevant"] = {t: ti.match(t).n_relevant for t in tags}
     for name, r in out.items():
         log(f"tag queries, {name}: {r if name != 'n_relevant' else ''}")
@@ -123,13 +128,44 @@ def new_items(pipe, tags: list[str]) -> dict:
         got = grown.recommend_query(it["query"], k=10).items[0].tolist()
         ranks.append(got.index(n_old + j) + 1 if n_old + j in got else 11)
     ranks = np.array(ranks)
+    ti = grown.text_index()
+    own = n_old + np.arange(len(items))
+    dense = {  # the new item's rank by the dense side alone, among the catalogue and the new items
+        "dense": Q.ranks_of(np.stack([ti.emb @ ti.side.encode_queries([it["query"]])[0] for it in items]), own),
+        "dense, query map": Q.ranks_of(np.stack([ti.scores(it["query"]) for it in items]), own),
+    }
     slots = np.array([(grown.recommend_query(t, k=10).items[0] >= n_old).sum() for t in tags])
     out = {
         "n": len(items), "add_items_seconds": round(added_s, 2), "hit@10": Q.summary((ranks <= 10).astype(float)),
         "ranks (11 = not in top 10)": dict(zip((it["id"] for it in items), ranks.tolist())),
+        **{f"{name} alone: hit@10": Q.summary((r <= 10).astype(float)) for name, r in dense.items()},
+        **{f"{name} alone: ranks": dict(zip((it["id"] for it in items), r.tolist())) for name, r in dense.items()},
         "share of tag-query top-10 slots taken by new items": round(float(slots.sum() / (10 * len(tags))), 4),
     }  # fmt: skip
-    log(f"new items: hit@10 {out['hit@10']}, tag slots {out['share of tag-query top-10 slots taken by new items']}")
+    log(f"new items: hit@10 {out['hit@10']}, dense alone {out['dense alone: hit@10']}, through the map {out['dense, query map alone: hit@10']}, tag slots {out['share of tag-query top-10 slots taken by new items']}")
+    return out
+
+
+def without_map(pipe, ctx: dict) -> dict:
+    """The anonymous query path with the query map switched off (queries as encoded), on both
+    sets, against the same path with it (``ctx["anonymous"]``: the tag queries' scores)."""
+    index = pipe.text_index()
+    weights, index.query_map = index.query_map, None
+    try:
+        n = len(pipe.items)
+        per = Q.ranked_scores(as_scores([pipe.recommend_query(t, k=10).items[0] for t in ctx["tags"]], n), ctx["truth"])
+        items = Q.new_items()
+        grown = copy.copy(pipe)
+        grown.add_items([it["id"] for it in items], [it["text"] for it in items])
+        hit = np.array([n + j in grown.recommend_query(it["query"], k=10).items[0] for j, it in enumerate(items)], float)
+    finally:
+        index.query_map = weights
+    out = {
+        "query path ndcg@10": Q.summary(per["ndcg@10"]),
+        "query path ndcg@10: with the map - without": paired(ctx["anonymous"]["ndcg@10"], per["ndcg@10"]),
+        "new items hit@10": Q.summary(hit),
+    }
+    log(f"without the query map: {out}")
     return out
 
 
@@ -208,6 +244,7 @@ def run(args: argparse.Namespace) -> None:
     res["known_users"] = known_users(pipe, ctx["tags"], ctx["truth"], ctx["anonymous"])
     res["new_items"] = new_items(pipe, ctx["tags"])
     res["timing"] = timing(pipe, ctx["tags"])
+    res["without the query map"] = without_map(pipe, ctx)
     (RESULTS / "text_queries.json").write_text(json.dumps(res, indent=1) + "\n")
 
 

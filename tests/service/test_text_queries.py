@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tailwise.pipeline import NO_QUERY_MATCH, Pipeline
+from tailwise.rerank import Exposure
 
 KNITTING = "Quantum Knitting (2031). A documentary about knitting sweaters for quantum physicists in Antarctica. Genres: Documentary."
 PARAPHRASE = "documentary about knitting sweaters for physicists in Antarctica"
@@ -163,3 +164,34 @@ def test_the_query_map_is_fitted_with_the_model_saved_and_read_back_not_refitted
     (d / "querymap.npz").write_bytes(b"not an archive")  # damaged: fitted again, logged
     np.testing.assert_allclose(Pipeline.load(d).text_index().query_map, index.query_map, rtol=1e-5)
     assert "querymap.npz: not used" in caplog.text
+
+
+@pytest.mark.parametrize("exposure", [None, Exposure(rerank="xquad", tail_weight=0.5), Exposure(rerank="stochastic", tail_weight=0.5, seed=3)])
+def test_a_known_users_tiers_come_from_one_model_pass_equal_to_a_pass_per_tier(pipe, monkeypatch, exposure):
+    from tailwise.pipeline import query as pq
+
+    calls = []
+    real = type(pipe.model).score_batches
+
+    def counted(self, *a, **k):
+        calls.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(type(pipe.model), "score_batches", counted)
+    checked = 0
+    for query in ["star wars", "batman", "toy story", "christmas", "pirates", "zombies"]:  # strong and other matches
+        match = pipe.text_match(query)
+        for u in (0, 7):
+            row = pipe.history[[u]]
+            rel = match.relevant[~np.isin(match.relevant, row.indices)]
+            tiers = [rel[np.isin(rel, match.strong)], rel[~np.isin(rel, match.strong)]]
+            if not (len(tiers[0]) and len(tiers[1])):
+                continue
+            k = len(tiers[0]) + 3  # the second tier is needed
+            calls.clear()
+            got = pq._in_tiers(pipe, np.array([u]), row, k, tiers, exposure)
+            assert len(calls) == 1
+            want = np.concatenate([pipe.run(np.array([u]), row, min(k, len(t)), t, exposure).items[0] for t in tiers])[:k]
+            assert got.tolist() == want.tolist()
+            checked += 1
+    assert checked >= 3

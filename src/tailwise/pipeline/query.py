@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.index import text_vector_index
+from tailwise.pipeline import stages
 from tailwise.pipeline.directory import QUERY_MAP, query_map_state, read_lexical, read_query_map
 from tailwise.ranking import Recommendations, history_row
 from tailwise.rerank import Exposure
@@ -145,12 +146,8 @@ def query_list(
             order = rel[np.lexsort((np.arange(len(rel)), -blend[rel], ~strong))]
             cands = Recommendations(order[None, :], blend[order][None, :])
             head = pipe.rerank(cands, taste, min(k, len(order)), exposure).items[0]
-        else:  # the strong matches first, each tier in the user's order (a tier past k is not scored)
-            parts: list[np.ndarray] = []
-            for tier in (rel[strong], rel[~strong]):
-                if len(tier) and sum(map(len, parts)) < k:
-                    parts.append(pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0])
-            head = np.concatenate(parts)[:k]
+        else:  # the strong matches first, each tier in the user's order (a tier past k is not used)
+            head = _in_tiers(pipe, users, taste, k, [rel[strong], rel[~strong]], exposure)
         head = head[head >= 0]
     items, scores = head, _scored(head, True)
     if len(items) < k:
@@ -165,6 +162,38 @@ def query_list(
     out_scores = np.full((1, k), -np.inf, np.float32)
     out_items[0, : len(items)], out_scores[0, : len(items)] = items[:k], scores[:k]
     return QueryResult(Recommendations(out_items, out_scores), len(head), seeds, match)
+
+
+def _in_tiers(pipe: Pipeline, users: np.ndarray, row: sp.csr_matrix, k: int, tiers: list[np.ndarray], exposure: Exposure | None) -> np.ndarray:
+    """A known user's (or a history's) list of the relevant items, `tiers` one after the other,
+    each ordered by the stages (candidates within the tier, re-ranking), at most `k` items.
+
+    A model that scores every item (no vector index) is asked once for all tiers: its scores of
+    an item do not depend on the whitelist, so each tier's candidates are those scores masked
+    to the tier, as a pass of :meth:`Pipeline.run` per tier would give them."""
+    tiers = [t for t in tiers if len(t)]
+    parts: list[np.ndarray] = []
+    if pipe.index is not None:
+        for tier in tiers:
+            if sum(map(len, parts)) < k:
+                parts.append(pipe.run(users, row, min(k, len(tier)), tier, exposure).items[0])
+        return np.concatenate(parts)[:k] if parts else np.empty(0, np.int64)
+    if not tiers:
+        return np.empty(0, np.int64)
+    settings = pipe.exposure(exposure)
+    ctx = pipe.rerank_context() if settings.reranker() is not None else None
+    (_, _, scores), = pipe.model.score_batches(users, row, True, np.concatenate(tiers), batch_size=1)
+    for tier in tiers:
+        if sum(map(len, parts)) >= k:
+            break
+        n = min(k, len(tier))
+        reranker = settings.reranker()  # a new one per tier, as a pass of Pipeline.run makes
+        masked = np.full_like(scores, -np.inf)
+        masked[:, tier] = scores[:, tier]
+        cands = stages.from_scores(masked, stages.pools_for(reranker, n, settings.n_candidates, ctx))
+        items = cands.items if reranker is None else reranker.rerank(cands.items, cands.scores, row, n, ctx)[0]
+        parts.append(items[0][:n])
+    return np.concatenate(parts)[:k]
 
 
 def user_query_lists(pipe: Pipeline, idx: np.ndarray, query: str, k: int, candidates, exposure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,6 +31,9 @@ in fused order; the relevant items are the first :data:`MAX_RELEVANT` of them. A
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +57,8 @@ MIN_COSINE = 0.22
 DENSE_RELEVANT = 20
 #: the most relevant items a query has (the fused ranking's head)
 MAX_RELEVANT = 50
+#: the most recent distinct query texts whose embeddings a text index keeps (:class:`RecentQueries`)
+RECENT_QUERIES = 1024
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,41 @@ class DenseSearch(Protocol):
     def search(self, queries: np.ndarray, k: int, exclude=None, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+class RecentQueries:
+    """The encoder's embeddings of the most recent distinct query texts, at most `size` of them
+    (least recently used out first; thread-safe): a query repeated among them (a page's search
+    typed again, a popular interest) is not encoded again. The embeddings are the encoder's, before
+    any query map."""
+
+    def __init__(self, size: int = RECENT_QUERIES) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def clear(self) -> None:
+        """Forget every kept embedding."""
+        with self._lock:
+            self._kept.clear()
+
+    def get(self, query: str, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The embedding of `query` (read-only): kept, else ``encode([query])[0]``, then kept."""
+        with self._lock:
+            if query in self._kept:
+                self._kept.move_to_end(query)
+                return self._kept[query]
+        vector = np.array(encode([query])[0], dtype=np.float32)
+        vector.flags.writeable = False
+        with self._lock:
+            self._kept[query] = vector
+            self._kept.move_to_end(query)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return vector
+
+
 class TextIndex:
     """The catalogue's text embeddings and BM25 index, grown (not rebuilt) when items are added
     or changed.
@@ -140,17 +180,20 @@ class TextIndex:
     query_map : array, optional
         Weights of the query-side map (:func:`tailwise.text.querymap.fit_query_map`) the query
         embeddings pass through; None: queries are used as encoded.
+    recent : RecentQueries, optional
+        The embeddings of recent queries (a grown index shares its parent's: same encoder).
     """
 
     def __init__(
         self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None,
-        dense: DenseSearch | None = None, query_map: np.ndarray | None = None,
+        dense: DenseSearch | None = None, query_map: np.ndarray | None = None, recent: RecentQueries | None = None,
     ) -> None:  # fmt: skip
         self.side = side
         self.emb = side.embed(list(texts)) if emb is None else emb
         self.lexical = BM25(texts) if lexical is None else lexical
         self.dense = dense
         self.query_map = query_map
+        self.recent = RecentQueries() if recent is None else recent
 
     def grown(self, texts: list[str], changed: np.ndarray) -> TextIndex:
         """The index of a grown catalogue `texts`: only `changed` and new items are embedded
@@ -161,11 +204,12 @@ class TextIndex:
         emb[:n_old] = self.emb[: len(texts)]
         if len(redo):
             emb[redo] = self.side.embed([texts[i] for i in redo])
-        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed), self.dense, self.query_map)
+        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed), self.dense, self.query_map, self.recent)
 
     def encode_query(self, query: str) -> np.ndarray:
-        """The query's embedding as the dense side uses it: encoded, through the query map."""
-        return map_queries(self.query_map, self.side.encode_queries([query]))[0]
+        """The query's embedding as the dense side uses it: encoded (or kept from a recent
+        query, :class:`RecentQueries`), through the query map."""
+        return map_queries(self.query_map, self.recent.get(query, self.side.encode_queries)[None, :])[0].copy()
 
     def scores(self, query: str) -> np.ndarray:
         """Cosine (float32) of every item's text with the query text (the dense side alone)."""

@@ -15,13 +15,16 @@ c. new items (``bench/new_items.json``): all 34 added to a copy of the pipeline 
    for their paraphrased query, and the share of the tag queries' top-10 slots they take;
 d. time per query list (anonymous), median and p99, against a history list of 10 items;
 e. the query map (``tailwise.text.querymap``) switched off: the query path's tag NDCG@10 (paired
-   with the map on) and new-item hit@10 without it.
+   with the map on) and new-item hit@10 without it; and with maps fitted on other seeded samples
+   of pseudo-queries (seeds 1-4; the library's is seed 0).
 
 ``--sweep`` instead measures the anonymous query path's tag NDCG@10 and new-item hit@10 for each
-pair of the fusion's lexical weight and the prior's weight (how the defaults were chosen).
+pair of the fusion's lexical weight and the prior's weight (how the defaults were chosen), and
+``--cutoff-sweep`` for settings of the relevance cutoff (one constant at a time).
 
     python bench/text_queries.py --model-dir DIR --cache DIR   # writes bench/results/text_queries.json
     python bench/text_queries.py --model-dir DIR --cache DIR --sweep   # writes text_queries-sweep.json
+    python bench/text_queries.py --model-dir DIR --cache DIR --cutoff-sweep   # writes text_queries-cutoff.json
 """
 
 from __future__ import annotations
@@ -169,6 +172,30 @@ def without_map(pipe, ctx: dict) -> dict:
     return out
 
 
+def map_seeds(pipe, ctx: dict) -> dict:
+    """The anonymous query path on both sets with the query map fitted on other seeded samples
+    of pseudo-queries (how much the library's seed 0 owes to its sample)."""
+    from tailwise.text.querymap import fit_query_map
+
+    index = pipe.text_index()
+    kept = index.query_map
+    n = len(pipe.items)
+    items = Q.new_items()
+    out = {}
+    try:
+        for seed in (1, 2, 3, 4):
+            index.query_map = fit_query_map(index.side.encode_queries, pipe.item_text, index.emb, index.side.max_tokens, seed=seed)
+            nd = Q.ranked_scores(as_scores([pipe.recommend_query(t, k=10).items[0] for t in ctx["tags"]], n), ctx["truth"])["ndcg@10"]
+            grown = copy.copy(pipe)
+            grown.add_items([it["id"] for it in items], [it["text"] for it in items])
+            hit = np.mean([n + j in grown.recommend_query(it["query"], k=10).items[0] for j, it in enumerate(items)])
+            out[f"seed {seed}"] = {"tag ndcg@10": round(float(nd.mean()), 4), "new items hit@10": round(float(hit), 4)}
+    finally:
+        index.query_map = kept
+    log(f"query map seeds: {out}")
+    return out
+
+
 def timing(pipe, tags: list[str]) -> dict:
     """Time per list, in process, one BLAS thread (as the service runs), round robin over the
     tag queries so that a busy spell of the machine hits every case alike: an anonymous query
@@ -203,26 +230,48 @@ def timing(pipe, tags: list[str]) -> dict:
     return out
 
 
-def sweep(pipe) -> list[dict]:
+def sweep(pipe, grid: list[dict[str, float]]) -> list[dict]:
+    """The anonymous query path's tag NDCG@10 and new-item hit@10 for each setting of `grid`:
+    values of module constants of ``tailwise.text.index`` (``TI.NAME``) and
+    ``tailwise.pipeline.query`` (``PQ.NAME``), restored afterwards."""
     import tailwise.pipeline.query as PQ
     import tailwise.text.index as TI
 
-    qs = Q.tag_queries()
+    modules = {"TI": TI, "PQ": PQ}
+    qs, items, _, _ = Q.both_sets(pipe)
     n = len(pipe.items)
     at = {str(i): j for j, i in enumerate(pipe.items.ids.tolist())}
     truth = Q.relevance([[at[str(m)] for m in q["relevant"]] for q in qs], n)
-    items = Q.new_items()
+    pipe.text_index()  # built (its query map fitted) on the catalogue, then grown by the new items
     grown = copy.copy(pipe)
     grown.add_items([it["id"] for it in items], [it["text"] for it in items])
     out = []
-    for lw in (0.25, 0.5, 1.0):
-        for pw in (0.0, 0.5, 1.0, 2.0, 4.0):
-            TI.LEXICAL_WEIGHT, PQ.PRIOR_WEIGHT = lw, pw
-            nd = Q.ranked_scores(as_scores([pipe.recommend_query(q["tag"], k=10).items[0] for q in qs], n), truth)["ndcg@10"]
+    for setting in grid:
+        saved = {key: getattr(modules[key[:2]], key[3:]) for key in setting}
+        try:
+            for key, value in setting.items():
+                setattr(modules[key[:2]], key[3:], value)
+            per = Q.ranked_scores(as_scores([pipe.recommend_query(q["tag"], k=10).items[0] for q in qs], n), truth)
+            n_relevant = [pipe.text_match(q["tag"]).n_relevant for q in qs]
             hit = [n + j in grown.recommend_query(it["query"], k=10).items[0] for j, it in enumerate(items)]
-            out.append({"lexical_weight": lw, "prior_weight": pw, "tag_ndcg@10": round(float(nd.mean()), 4), "new_item_hit@10": round(float(np.mean(hit)), 4)})
-            log(str(out[-1]))
+        finally:
+            for key, value in saved.items():
+                setattr(modules[key[:2]], key[3:], value)
+        out.append({**setting, "tag_ndcg@10": Q.summary(per["ndcg@10"]), "tag_p@10": round(float(per["precision@10"].mean()), 4),
+                    "new_item_hit@10": round(float(np.mean(hit)), 4), "median relevant": float(np.median(n_relevant))})  # fmt: skip
+        log(str(out[-1]))
     return out
+
+
+#: the fusion's lexical weight x the prior's weight (how the defaults were chosen, first round)
+WEIGHTS = [{"TI.LEXICAL_WEIGHT": lw, "PQ.PRIOR_WEIGHT": pw} for lw in (0.25, 0.5, 1.0) for pw in (0.0, 0.5, 1.0, 2.0, 4.0)]
+#: the relevance cutoff: how many of the dense side's closest items may be relevant, the least
+#: cosine, and the most relevant items of a query
+CUTOFF = (
+    [{"TI.DENSE_RELEVANT": d} for d in (10, 20, 50)]
+    + [{"TI.MIN_COSINE": c} for c in (0.18, 0.22, 0.26)]
+    + [{"TI.MAX_RELEVANT": m} for m in (20, 50, 100)]
+)
 
 
 def main() -> None:
@@ -230,6 +279,7 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, required=True, help="the fitted ml-1m hybrid (fitted there when missing)")
     ap.add_argument("--cache", required=True, help="encoder cache directory for the fit")
     ap.add_argument("--sweep", action="store_true", help="the fusion and prior weights' sweep instead")
+    ap.add_argument("--cutoff-sweep", action="store_true", help="the relevance cutoff's sweep instead")
     args = ap.parse_args()
     from tailwise.text.side import keep_loaded
 
@@ -240,8 +290,9 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     pipe = pipeline(args.model_dir, args.cache)
     RESULTS.mkdir(exist_ok=True)
-    if args.sweep:
-        (RESULTS / "text_queries-sweep.json").write_text(json.dumps(sweep(pipe), indent=1) + "\n")
+    if args.sweep or args.cutoff_sweep:
+        name, grid = ("sweep", WEIGHTS) if args.sweep else ("cutoff", CUTOFF)
+        (RESULTS / f"text_queries-{name}.json").write_text(json.dumps(sweep(pipe, grid), indent=1) + "\n")
         return
     res: dict = {"catalogue": len(pipe.items)}
     res["tag_queries"], ctx = tag_queries(pipe)
@@ -249,6 +300,7 @@ def run(args: argparse.Namespace) -> None:
     res["new_items"] = new_items(pipe, ctx["tags"])
     res["timing"] = timing(pipe, ctx["tags"])
     res["without the query map"] = without_map(pipe, ctx)
+    res["query map seeds"] = map_seeds(pipe, ctx)
     (RESULTS / "text_queries.json").write_text(json.dumps(res, indent=1) + "\n")
 
 

@@ -195,3 +195,16 @@ def test_a_known_users_tiers_come_from_one_model_pass_equal_to_a_pass_per_tier(p
             assert got.tolist() == want.tolist()
             checked += 1
     assert checked >= 3
+
+
+def test_a_model_whose_encoder_is_fitted_on_the_catalogue_is_saved_without_a_query_map(tmp_path, monkeypatch):
+    from tailwise.models import Content
+    from tailwise.testing.contract import random_dataset
+    from tailwise.text import querymap
+
+    monkeypatch.setattr(querymap, "MIN_PAIRS", 1)  # a map would be fitted for this small catalogue
+    pipe = Pipeline.fit(Content(encoder="tfidf"), random_dataset(n_users=30, n_items=40, density=0.1))
+    pipe.save(tmp_path / "m")  # TF-IDF encodes nothing before it is fitted: no map, no error
+    from tailwise.pipeline.directory import read_query_map
+
+    assert read_query_map(tmp_path / "m", "tfidf", 8) == (True, None)

@@ -38,7 +38,7 @@ from tailwise.ranking import Recommendations, history_row
 from tailwise.rerank import Exposure
 from tailwise.text.index import RRF_K, TextIndex, TextMatch, fuse
 from tailwise.text.querymap import fit_query_map
-from tailwise.text.side import TextSide
+from tailwise.text.side import TextSide, needs_catalogue
 
 if TYPE_CHECKING:
     from tailwise.pipeline.core import Pipeline
@@ -83,7 +83,10 @@ def text_side(pipe: Pipeline) -> TextSide:
 def query_map(pipe: Pipeline, side: TextSide, emb: np.ndarray) -> np.ndarray | None:
     """The query map of the pipeline's catalogue (:mod:`tailwise.text.querymap`): the one saved
     in the model directory it was loaded from for this encoder, else fitted now on the item
-    texts `pipe.item_text` and their embeddings `emb` (a few thousand short texts encoded)."""
+    texts `pipe.item_text` and their embeddings `emb` (a few thousand short texts encoded).
+    Encoders fitted on the catalogue (TF-IDF) get no map."""
+    if needs_catalogue(side.encoder):
+        return None
     if pipe._source is not None:
         found, weights = read_query_map(pipe._source, side.encoder, emb.shape[1])
         if found:

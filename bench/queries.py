@@ -19,6 +19,7 @@ functions) and :func:`bootstrap_ci` a 95% interval of their mean over queries.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import re
@@ -141,6 +142,33 @@ def new_items() -> list[dict]:
     items = json.loads(NEW_ITEMS.read_text())["items"]
     check_new_items(items)
     return items
+
+
+def ideas_setup(doc: str, parser: argparse.ArgumentParser | None = None):
+    """What the scripts that measure ideas on the ml-1m hybrid of ``bench/text_queries.py``
+    start from: their arguments (``--model-dir``, ``--cache`` and any `parser` adds), the
+    loaded pipeline, a text side on that cache, and :func:`both_sets`."""
+    from tailwise.pipeline import Pipeline
+    from tailwise.text.side import TextSide
+
+    ap = parser or argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--model-dir", type=Path, required=True, help="the ml-1m hybrid of bench/text_queries.py")
+    ap.add_argument("--cache", required=True, help="its encoder cache directory")
+    args = ap.parse_args()
+    pipe = Pipeline.load(args.model_dir)
+    return args, pipe, TextSide(cache_dir=args.cache, progress=False), both_sets(pipe)
+
+
+def both_sets(pipe) -> tuple[list[dict], list[dict], list[str], sp.csr_matrix]:
+    """Both query sets for a pipeline fitted on ml-1m: the tag queries, the new items, the item
+    texts of the catalogue followed by the new items' (as if added with ``add_items``), and the
+    tag queries' relevance over those texts."""
+    new = new_items()
+    texts = list(pipe.item_text) + [it["text"] for it in new]
+    qs = tag_queries()
+    at = {str(i): j for j, i in enumerate(pipe.items.ids.tolist())}
+    truth = relevance([[at[str(m)] for m in q["relevant"]] for q in qs], len(texts))
+    return qs, new, texts, truth
 
 
 # --------------------------------------------------------------------------- scores

@@ -21,7 +21,6 @@ catalogue and all new items, as if added with ``add_items``), for:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -49,22 +48,11 @@ def sentences(text: str, min_words: int = 6) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model-dir", type=Path, required=True, help="the ml-1m hybrid of bench/text_queries.py")
-    ap.add_argument("--cache", required=True, help="its encoder cache directory")
-    args = ap.parse_args()
-    from tailwise.pipeline import Pipeline
-    from tailwise.text.side import TextSide, keep_loaded
+    from tailwise.text.side import keep_loaded
     from tailwise.text.template import truncate_words
 
-    pipe = Pipeline.load(args.model_dir)
-    new = Q.new_items()
+    args, pipe, side, (qs, new, texts, truth) = Q.ideas_setup(__doc__)
     n_old = len(pipe.items)
-    texts = list(pipe.item_text) + [it["text"] for it in new]
-    qs = Q.tag_queries()
-    at = {str(i): j for j, i in enumerate(pipe.items.ids.tolist())}
-    truth = Q.relevance([[at[str(m)] for m in q["relevant"]] for q in qs], len(texts))
-    side = TextSide(cache_dir=args.cache, progress=False)
     results: dict[str, dict] = {}
 
     def evaluate(name: str, tag_s: np.ndarray, new_s: np.ndarray) -> None:

@@ -4,7 +4,9 @@ re-ranker and each re-ranker, a whitelist, a history, a free-text query, plus th
 ``tailwise evaluate`` and ``tailwise tradeoff``. See :mod:`tailwise.testing.golden`.
 
 The free-text query lists (``*/query/*``) were written again when text queries changed on
-purpose (BM25 and dense retrieval fused, relevant items first), and the hybrid's lists and rows
+purpose (BM25 and dense retrieval fused, relevant items first; then the query map of the dense
+side, ``tailwise.text.querymap``, on a machine with AVX-512, where the two-tower lists are not
+compared), and the hybrid's lists and rows
 when its tail got its own order (``tail_mix``, issue #9); every other list is still the
 pre-redesign run."""
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tailwise.pipeline import NO_QUERY_MATCH, Pipeline
+from tailwise.rerank import Exposure
 
 KNITTING = "Quantum Knitting (2031). A documentary about knitting sweaters for quantum physicists in Antarctica. Genres: Documentary."
 PARAPHRASE = "documentary about knitting sweaters for physicists in Antarctica"
@@ -136,3 +137,74 @@ def test_a_loaded_pipeline_saved_again_keeps_its_bm25_index_without_tokenising(h
     assert (tmp_path / "again" / "lexical.npz").read_bytes() != b""
     got = Pipeline.load(tmp_path / "again").text_index().lexical
     assert got.n_items == len(loaded.items) and got.vocab == Pipeline.load(hybrid_dir).text_index().lexical.vocab
+
+
+def test_the_query_map_is_fitted_with_the_model_saved_and_read_back_not_refitted(pipe, hybrid_dir, model_copy, monkeypatch, caplog):
+    from tailwise.pipeline import query as pq
+    from tailwise.text.querymap import map_queries
+
+    d = model_copy(hybrid_dir)
+    assert (d / "querymap.npz").is_file()  # written by the fit's save, before any query
+    index = pipe.text_index()
+    assert index.query_map is not None and index.query_map.shape == (index.emb.shape[1],)
+    raw = index.side.encode_queries([PARAPHRASE])
+    np.testing.assert_allclose(index.encode_query(PARAPHRASE), map_queries(index.query_map, raw)[0], rtol=1e-6)
+    assert not np.allclose(index.encode_query(PARAPHRASE), raw[0], atol=1e-3)  # the map moves the query
+
+    def no_refit(*a, **k):
+        raise AssertionError("the query map was fitted again")
+
+    with monkeypatch.context() as m:
+        m.setattr(pq, "fit_query_map", no_refit)
+        loaded = Pipeline.load(d).text_index()
+        np.testing.assert_array_equal(loaded.query_map, index.query_map)
+        grown = copy.copy(Pipeline.load(d))
+        grown.add_items(["knit"], [KNITTING])  # the map is on the query side: added items need nothing
+        np.testing.assert_array_equal(grown.text_index().query_map, index.query_map)
+    (d / "querymap.npz").write_bytes(b"not an archive")  # damaged: fitted again, logged
+    np.testing.assert_allclose(Pipeline.load(d).text_index().query_map, index.query_map, rtol=1e-5)
+    assert "querymap.npz: not used" in caplog.text
+
+
+@pytest.mark.parametrize("exposure", [None, Exposure(rerank="xquad", tail_weight=0.5), Exposure(rerank="stochastic", tail_weight=0.5, seed=3)])
+def test_a_known_users_tiers_come_from_one_model_pass_equal_to_a_pass_per_tier(pipe, monkeypatch, exposure):
+    from tailwise.pipeline import query as pq
+
+    calls = []
+    real = type(pipe.model).score_batches
+
+    def counted(self, *a, **k):
+        calls.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(type(pipe.model), "score_batches", counted)
+    checked = 0
+    for query in ["star wars", "batman", "toy story", "christmas", "pirates", "zombies"]:  # strong and other matches
+        match = pipe.text_match(query)
+        for u in (0, 7):
+            row = pipe.history[[u]]
+            rel = match.relevant[~np.isin(match.relevant, row.indices)]
+            tiers = [rel[np.isin(rel, match.strong)], rel[~np.isin(rel, match.strong)]]
+            if not (len(tiers[0]) and len(tiers[1])):
+                continue
+            k = len(tiers[0]) + 3  # the second tier is needed
+            calls.clear()
+            got = pq._in_tiers(pipe, np.array([u]), row, k, tiers, exposure)
+            assert len(calls) == 1
+            want = np.concatenate([pipe.run(np.array([u]), row, min(k, len(t)), t, exposure).items[0] for t in tiers])[:k]
+            assert got.tolist() == want.tolist()
+            checked += 1
+    assert checked >= 3
+
+
+def test_a_model_whose_encoder_is_fitted_on_the_catalogue_is_saved_without_a_query_map(tmp_path, monkeypatch):
+    from tailwise.models import Content
+    from tailwise.testing.contract import random_dataset
+    from tailwise.text import querymap
+
+    monkeypatch.setattr(querymap, "MIN_PAIRS", 1)  # a map would be fitted for this small catalogue
+    pipe = Pipeline.fit(Content(encoder="tfidf"), random_dataset(n_users=30, n_items=40, density=0.1))
+    pipe.save(tmp_path / "m")  # TF-IDF encodes nothing before it is fitted: no map, no error
+    from tailwise.pipeline.directory import read_query_map
+
+    assert read_query_map(tmp_path / "m", "tfidf", 8) == (True, None)

@@ -45,6 +45,7 @@ from tailwise.pipeline.query import (
     QueryResult,
     build_text_index,
     query_list,
+    saved_query_map,
     user_query_lists,
 )
 from tailwise.ranking import Recommendations, history_row, mask_to, top_k
@@ -382,7 +383,8 @@ class Pipeline:
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (see :mod:`tailwise.artifacts`), with the BM25
         index of the item texts (built now when no query built it), so that the first text
-        query of a loaded pipeline does not tokenise the catalogue."""
+        query of a loaded pipeline does not tokenise the catalogue, and, for a model with a text
+        side, the query map of text queries (fitted now when no query fitted it)."""
         h = self.history
         manifest = {"model": self.model.name, "params": self.model.get_params(), **self.meta}
         arrays = {
@@ -391,6 +393,7 @@ class Pipeline:
             "history": {"indptr": h.indptr, "indices": h.indices, "data": h.data, "shape": np.asarray(h.shape)},
             LEXICAL.removesuffix(".npz"): lexical_state(self._text, self._source, self.item_text),
         }
+        arrays.update(saved_query_map(self))
         target = artifacts.write_dir(directory, manifest, arrays, {"items.json": self.item_text})
         save_pipeline_index(self.index, target)  # the ANN index, if any, goes to target/index
         if self._text is not None and self._text.dense is not None:  # the text embeddings' ANN index

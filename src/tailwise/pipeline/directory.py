@@ -16,7 +16,9 @@ The layout is :mod:`tailwise.artifacts`'. What is checked before anything is use
 ``lexical.npz`` (the BM25 index of the item texts, :meth:`BM25.state
 <tailwise.text.lexical.BM25.state>`) is read only at the first text query
 (:func:`read_lexical`); a directory without one, or with one that does not fit, gets the index
-built from ``items.json`` then.
+built from ``items.json`` then. ``querymap.npz`` (the query-side map of the dense side,
+:mod:`tailwise.text.querymap`, and the encoder it was fitted for) likewise: read at the first
+text query (:func:`read_query_map`); without one that fits the encoder, the map is fitted then.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: the file of the BM25 index in a model directory
 LEXICAL = "lexical.npz"
+#: the file of the text queries' query map in a model directory
+QUERY_MAP = "querymap.npz"
 
 
 @dataclass(frozen=True)
@@ -178,3 +182,28 @@ def read_lexical(directory: str | Path, texts: list[str]) -> BM25 | None:
     except (DataError, ValueError, OSError) as exc:
         log.warning("%s: not used, the BM25 index is built from the item texts instead: %s", path, exc)
         return None
+
+
+def query_map_state(weights: np.ndarray | None, encoder: str) -> dict[str, np.ndarray]:
+    """What :func:`read_query_map` reads: the map's weights (empty: the catalogue has no map)
+    and the encoder they were fitted for."""
+    return {"weights": np.empty(0, np.float32) if weights is None else np.asarray(weights, np.float32), "encoder": np.asarray(encoder)}
+
+
+def read_query_map(directory: str | Path, encoder: str, dim: int) -> tuple[bool, np.ndarray | None]:
+    """(found, weights) of the query map saved in a model directory for `encoder` and embeddings
+    of `dim` dimensions; weights None with found True: the catalogue has no map. Not found
+    (logged when the file is there but cannot serve: unreadable, or fitted for another encoder):
+    the caller fits it."""
+    path = Path(directory) / QUERY_MAP
+    if not path.exists():
+        return False, None
+    try:
+        state = artifacts.read_arrays(path)
+        weights = np.asarray(state["weights"], dtype=np.float32)
+        if str(state["encoder"]) != encoder or len(weights) not in (0, dim) or not np.isfinite(weights).all():
+            raise ValueError(f"it was fitted for another encoder than {encoder!r} (or is damaged)")
+        return True, weights if len(weights) else None
+    except (DataError, ValueError, KeyError, OSError) as exc:
+        log.warning("%s: not used, the query map is fitted again: %s", path, exc)
+        return False, None

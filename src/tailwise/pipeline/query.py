@@ -32,11 +32,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailwise.index import text_vector_index
-from tailwise.pipeline.directory import read_lexical
+from tailwise.pipeline import stages
+from tailwise.pipeline.directory import QUERY_MAP, query_map_state, read_lexical, read_query_map
 from tailwise.ranking import Recommendations, history_row
 from tailwise.rerank import Exposure
 from tailwise.text.index import RRF_K, TextIndex, TextMatch, fuse
-from tailwise.text.side import TextSide
+from tailwise.text.querymap import fit_query_map
+from tailwise.text.side import TextSide, needs_catalogue
 
 if TYPE_CHECKING:
     from tailwise.pipeline.core import Pipeline
@@ -64,12 +66,46 @@ def build_text_index(pipe: Pipeline) -> TextIndex:
     """The text index of a pipeline's catalogue: the item embeddings by the model's text side
     (the default encoder for models without one), the BM25 index saved in the model directory
     it was loaded from (else built from the texts) and, for a large catalogue, the vector index
-    the dense side searches through (:func:`tailwise.index.text_vector_index`: saved, or built)."""
-    side = pipe.model.text_side(progress=False) or TextSide(progress=False)
+    the dense side searches through (:func:`tailwise.index.text_vector_index`: saved, or built),
+    and the query map (:func:`query_map`)."""
+    side = text_side(pipe)
     source = pipe._source
     lexical = read_lexical(source, pipe.item_text) if source is not None else None
     emb = side.embed(list(pipe.item_text))
-    return TextIndex(side, pipe.item_text, emb, lexical, text_vector_index(emb, source))
+    return TextIndex(side, pipe.item_text, emb, lexical, text_vector_index(emb, source), query_map(pipe, side, emb))
+
+
+def text_side(pipe: Pipeline) -> TextSide:
+    """The encoder text queries use: the model's text side, else the default encoder."""
+    return pipe.model.text_side(progress=False) or TextSide(progress=False)
+
+
+def query_map(pipe: Pipeline, side: TextSide, emb: np.ndarray) -> np.ndarray | None:
+    """The query map of the pipeline's catalogue (:mod:`tailwise.text.querymap`): the one saved
+    in the model directory it was loaded from for this encoder, else fitted now on the item
+    texts `pipe.item_text` and their embeddings `emb` (a few thousand short texts encoded).
+    Encoders fitted on the catalogue (TF-IDF) get no map."""
+    if needs_catalogue(side.encoder):
+        return None
+    if pipe._source is not None:
+        found, weights = read_query_map(pipe._source, side.encoder, emb.shape[1])
+        if found:
+            return weights
+    return fit_query_map(side.encode_queries, pipe.item_text, emb, side.max_tokens)
+
+
+def saved_query_map(pipe: Pipeline) -> dict[str, dict[str, np.ndarray]]:
+    """What :meth:`Pipeline.save` writes of the query map (by file stem): the text index's,
+    else (for a model with a text side, whose item embeddings its fit cached) :func:`query_map`;
+    nothing for a model without a text side whose text index was not built (the map is then
+    fitted at the first text query of the loaded pipeline)."""
+    stem = QUERY_MAP.removesuffix(".npz")
+    if pipe._text is not None:
+        return {stem: query_map_state(pipe._text.query_map, pipe._text.side.encoder)}
+    side = pipe.model.text_side(progress=False)
+    if side is None:
+        return {}
+    return {stem: query_map_state(query_map(pipe, side, side.embed(list(pipe.item_text))), side.encoder)}
 
 
 def _scored(items: np.ndarray, relevant: bool) -> np.ndarray:
@@ -113,12 +149,8 @@ def query_list(
             order = rel[np.lexsort((np.arange(len(rel)), -blend[rel], ~strong))]
             cands = Recommendations(order[None, :], blend[order][None, :])
             head = pipe.rerank(cands, taste, min(k, len(order)), exposure).items[0]
-        else:  # the strong matches first, each tier in the user's order (a tier past k is not scored)
-            parts: list[np.ndarray] = []
-            for tier in (rel[strong], rel[~strong]):
-                if len(tier) and sum(map(len, parts)) < k:
-                    parts.append(pipe.run(users, taste, min(k, len(tier)), tier, exposure, exclude_seen).items[0])
-            head = np.concatenate(parts)[:k]
+        else:  # the strong matches first, each tier in the user's order (a tier past k is not used)
+            head = _in_tiers(pipe, users, taste, k, [rel[strong], rel[~strong]], exposure)
         head = head[head >= 0]
     items, scores = head, _scored(head, True)
     if len(items) < k:
@@ -133,6 +165,38 @@ def query_list(
     out_scores = np.full((1, k), -np.inf, np.float32)
     out_items[0, : len(items)], out_scores[0, : len(items)] = items[:k], scores[:k]
     return QueryResult(Recommendations(out_items, out_scores), len(head), seeds, match)
+
+
+def _in_tiers(pipe: Pipeline, users: np.ndarray, row: sp.csr_matrix, k: int, tiers: list[np.ndarray], exposure: Exposure | None) -> np.ndarray:
+    """A known user's (or a history's) list of the relevant items, `tiers` one after the other,
+    each ordered by the stages (candidates within the tier, re-ranking), at most `k` items.
+
+    A model that scores every item (no vector index) is asked once for all tiers: its scores of
+    an item do not depend on the whitelist, so each tier's candidates are those scores masked
+    to the tier, as a pass of :meth:`Pipeline.run` per tier would give them."""
+    tiers = [t for t in tiers if len(t)]
+    parts: list[np.ndarray] = []
+    if pipe.index is not None:
+        for tier in tiers:
+            if sum(map(len, parts)) < k:
+                parts.append(pipe.run(users, row, min(k, len(tier)), tier, exposure).items[0])
+        return np.concatenate(parts)[:k] if parts else np.empty(0, np.int64)
+    if not tiers:
+        return np.empty(0, np.int64)
+    settings = pipe.exposure(exposure)
+    ctx = pipe.rerank_context() if settings.reranker() is not None else None
+    (_, _, scores), = pipe.model.score_batches(users, row, True, np.concatenate(tiers), batch_size=1)
+    for tier in tiers:
+        if sum(map(len, parts)) >= k:
+            break
+        n = min(k, len(tier))
+        reranker = settings.reranker()  # a new one per tier, as a pass of Pipeline.run makes
+        masked = np.full_like(scores, -np.inf)
+        masked[:, tier] = scores[:, tier]
+        cands = stages.from_scores(masked, stages.pools_for(reranker, n, settings.n_candidates, ctx))
+        items = cands.items if reranker is None else reranker.rerank(cands.items, cands.scores, row, n, ctx)[0]
+        parts.append(items[0][:n])
+    return np.concatenate(parts)[:k]
 
 
 def user_query_lists(pipe: Pipeline, idx: np.ndarray, query: str, k: int, candidates, exposure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

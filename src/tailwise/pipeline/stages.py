@@ -53,11 +53,17 @@ def candidates(
     `allowed` is the whitelist as item indices (None: every item of the model)."""
     if index is None:
         (_, _, scores), = model.score_batches(users, rows, exclude_seen, allowed, batch_size=max(len(users), 1))
-        items, vals = top_k(scores, pools.n_top)
-        if pools.n_pool:
-            items, vals = merge_lists(items, vals, *top_k(np.where(pools.pool[None, :], scores, -np.inf), pools.n_pool))
-        return Recommendations(items, vals)
+        return from_scores(scores, pools)
     return _from_index(model, index, users, rows, pools, allowed, exclude_seen)
+
+
+def from_scores(scores: np.ndarray, pools: Pools) -> Recommendations:
+    """The candidates of exact scores (``-inf``: may not be listed): the top `pools.n_top` by
+    score, plus the best `pools.n_pool` within `pools.pool`."""
+    items, vals = top_k(scores, pools.n_top)
+    if pools.n_pool:
+        items, vals = merge_lists(items, vals, *top_k(np.where(pools.pool[None, :], scores, -np.inf), pools.n_pool))
+    return Recommendations(items, vals)
 
 
 def _from_index(model, index: VectorIndex, users, rows, pools: Pools, allowed, exclude_seen) -> Recommendations:

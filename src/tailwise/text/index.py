@@ -4,7 +4,8 @@
 the query side of recommendations). Two rankings of the catalogue:
 
 - **dense**: cosine of each item's text embedding with the query's embedding (the model's text
-  side: the same encoder and cache), its best :data:`DEPTH` items;
+  side: the same encoder and cache), the query's embedding passed through the catalogue's
+  query map when it has one (:mod:`tailwise.text.querymap`), its best :data:`DEPTH` items;
 - **lexical**: BM25 (:class:`~tailwise.text.lexical.BM25`) over the items that match the query
   lexically (below), its best :data:`DEPTH`;
 
@@ -19,8 +20,9 @@ fused by weighted reciprocal-rank fusion, ``sum over the two lists of weight / (
   the items), carry at least :data:`MIN_COVERAGE` of the query's idf weight;
 - or dense: it is among the :data:`DENSE_RELEVANT` items closest to the query and its cosine is
   at least :data:`MIN_COSINE` (unrelated text, e.g. "quarterly tax filing spreadsheet" against
-  films, stays below 0.2 with the default encoder; the paraphrases of ``bench/new_items.json``
-  reach 0.29-0.52 at their best item).
+  films, stays below 0.2 with the default encoder, with or without the query map; the
+  paraphrases of ``bench/new_items.json`` reach 0.29-0.52 at their best item, 0.30-0.52
+  through ml-1m's query map).
 
 Items with both kinds of evidence (*strong* matches) come first, then those with one, each tier
 in fused order; the relevant items are the first :data:`MAX_RELEVANT` of them. A query with none
@@ -29,12 +31,16 @@ in fused order; the relevant items are the first :data:`MAX_RELEVANT` of them. A
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from tailwise.text.lexical import BM25
+from tailwise.text.querymap import map_queries
 from tailwise.text.side import TextSide
 
 #: how deep each ranking goes into the fusion
@@ -51,6 +57,8 @@ MIN_COSINE = 0.22
 DENSE_RELEVANT = 20
 #: the most relevant items a query has (the fused ranking's head)
 MAX_RELEVANT = 50
+#: the most recent distinct query texts whose embeddings a text index keeps (:class:`RecentQueries`)
+RECENT_QUERIES = 1024
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,41 @@ class DenseSearch(Protocol):
     def search(self, queries: np.ndarray, k: int, exclude=None, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+class RecentQueries:
+    """The encoder's embeddings of the most recent distinct query texts, at most `size` of them
+    (least recently used out first; thread-safe): a query repeated among them (a page's search
+    typed again, a popular interest) is not encoded again. The embeddings are the encoder's, before
+    any query map."""
+
+    def __init__(self, size: int = RECENT_QUERIES) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def clear(self) -> None:
+        """Forget every kept embedding."""
+        with self._lock:
+            self._kept.clear()
+
+    def get(self, query: str, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The embedding of `query` (read-only): kept, else ``encode([query])[0]``, then kept."""
+        with self._lock:
+            if query in self._kept:
+                self._kept.move_to_end(query)
+                return self._kept[query]
+        vector = np.array(encode([query])[0], dtype=np.float32)
+        vector.flags.writeable = False
+        with self._lock:
+            self._kept[query] = vector
+            self._kept.move_to_end(query)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return vector
+
+
 class TextIndex:
     """The catalogue's text embeddings and BM25 index, grown (not rebuilt) when items are added
     or changed.
@@ -134,15 +177,23 @@ class TextIndex:
         catalogues: a query then costs a graph search, not a product with every item's
         embedding); it follows the embeddings as items are added (``sync``). None: every item
         is scored.
+    query_map : array, optional
+        Weights of the query-side map (:func:`tailwise.text.querymap.fit_query_map`) the query
+        embeddings pass through; None: queries are used as encoded.
+    recent : RecentQueries, optional
+        The embeddings of recent queries (a grown index shares its parent's: same encoder).
     """
 
     def __init__(
-        self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None, dense: DenseSearch | None = None
-    ) -> None:
+        self, side: TextSide, texts: list[str], emb: np.ndarray | None = None, lexical: BM25 | None = None,
+        dense: DenseSearch | None = None, query_map: np.ndarray | None = None, recent: RecentQueries | None = None,
+    ) -> None:  # fmt: skip
         self.side = side
         self.emb = side.embed(list(texts)) if emb is None else emb
         self.lexical = BM25(texts) if lexical is None else lexical
         self.dense = dense
+        self.query_map = query_map
+        self.recent = RecentQueries() if recent is None else recent
 
     def grown(self, texts: list[str], changed: np.ndarray) -> TextIndex:
         """The index of a grown catalogue `texts`: only `changed` and new items are embedded
@@ -153,11 +204,16 @@ class TextIndex:
         emb[:n_old] = self.emb[: len(texts)]
         if len(redo):
             emb[redo] = self.side.embed([texts[i] for i in redo])
-        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed), self.dense)
+        return TextIndex(self.side, texts, emb, self.lexical.grown(texts, changed), self.dense, self.query_map, self.recent)
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's embedding as the dense side uses it: encoded (or kept from a recent
+        query, :class:`RecentQueries`), through the query map."""
+        return map_queries(self.query_map, self.recent.get(query, self.side.encode_queries)[None, :])[0].copy()
 
     def scores(self, query: str) -> np.ndarray:
         """Cosine (float32) of every item's text with the query text (the dense side alone)."""
-        return (self.emb @ self.side.encode_queries([query])[0]).astype(np.float32)
+        return (self.emb @ self.encode_query(query)).astype(np.float32)
 
     def match(self, query: str, allowed: np.ndarray | None = None) -> TextMatch:
         """The fused ranking of `query` over the catalogue (or the `allowed` items) and its
@@ -195,7 +251,7 @@ class TextIndex:
     def _dense(self, query: str, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The dense side's best :data:`DEPTH` allowed items (`mask`; None: all) and their
         cosines with the query, best first: by every item's cosine, or through the vector index."""
-        q = self.side.encode_queries([query])[0]
+        q = self.encode_query(query)
         n = len(self.emb)
         if self.dense is None:
             cos = (self.emb @ q).astype(np.float32)

@@ -133,18 +133,3 @@ def test_the_blocked_kernel_equals_the_whole_matrix_arithmetic(monkeypatch):
     sim += 1.0
     monkeypatch.setattr(features, "KERNEL_ROWS", 8)
     np.testing.assert_array_equal(feats.kernel(other), np.square(sim))
-
-
-def test_the_spectral_factors_scale_the_gram_matrix_by_blocks_to_the_same_result(monkeypatch):
-    """The popularity-scaled Gram matrix is formed a block of rows (columns) at a time; the
-    factors are those of the whole scaled matrix (bit for bit on the bundled sample's 9,724
-    items with the demo's BLAS, docs/benchmarks.md; here within float32 rounding)."""
-    from tailwise.models import adapter
-
-    train = random_dataset(60, 45, density=0.3, seed=9).matrix()
-    monkeypatch.setattr(adapter, "GRAM_BLOCK", 10**6)  # one block: the whole matrix
-    whole, vals = spectral_factors(train, 8, 0.5, 3)
-    monkeypatch.setattr(adapter, "GRAM_BLOCK", 7)  # several, the last short
-    blocked, blocked_vals = spectral_factors(train, 8, 0.5, 3)
-    np.testing.assert_allclose(blocked_vals, vals, rtol=1e-5)
-    np.testing.assert_allclose(np.abs(blocked), np.abs(whole), rtol=1e-4, atol=1e-6)

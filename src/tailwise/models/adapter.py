@@ -28,17 +28,13 @@ from tailwise.text.side import TextSide
 
 #: items per block when the kernel against the anchors is applied to the whole catalogue
 KERNEL_BLOCK = 16_384
-#: rows (or columns) of the popularity-scaled Gram matrix formed at a time by the spectral
-#: factors' products (the same values as with the whole scaled matrix; 40 MB at 10,000 items)
-GRAM_BLOCK = 1024
 
 
 def gram_fits(train: sp.csr_matrix, budget: int | None) -> bool:
-    """Whether the dense Gram matrix of the items with interactions (a float32 ``n_active^2``
-    array, plus a scaled block of :data:`GRAM_BLOCK` rows) fits in `budget` bytes (None: no
-    budget, it fits)."""
+    """Whether the dense Gram matrix of the items with interactions (and its scaled copy, two
+    float32 ``n_active^2`` arrays) fits in `budget` bytes (None: no budget, it fits)."""
     n_active = int((np.diff(train.tocsc().indptr) > 0).sum())
-    return budget is None or 4 * n_active**2 + 4 * n_active * min(GRAM_BLOCK, n_active) <= budget
+    return budget is None or 2 * 4 * n_active**2 <= budget
 
 
 def spectral_factors(
@@ -76,25 +72,15 @@ def spectral_factors(
         def in_subspace(q: np.ndarray) -> np.ndarray:
             xq = np.asarray(x @ q)
             return xq.T @ xq
-    else:  # the scaled Gram matrix D^-norm G D^-norm a block at a time, never a whole copy
+    else:
+        scaled = g * scale[:, None]
+        scaled *= scale[None, :]
 
         def times_gram(q: np.ndarray) -> np.ndarray:
-            out = np.empty((len(g), q.shape[1]), np.result_type(g, q))
-            for start in range(0, len(g), GRAM_BLOCK):
-                rows = slice(start, start + GRAM_BLOCK)
-                part = g[rows] * scale[rows, None]
-                part *= scale[None, :]
-                out[rows] = part @ q
-            return out
+            return scaled @ q
 
         def in_subspace(q: np.ndarray) -> np.ndarray:
-            left = np.empty((q.shape[1], len(g)), np.result_type(g, q))  # q^T D G D
-            for start in range(0, len(g), GRAM_BLOCK):
-                cols = slice(start, start + GRAM_BLOCK)
-                part = g[:, cols] * scale[:, None]
-                part *= scale[None, cols]
-                left[:, cols] = q.T @ part
-            return left @ q
+            return q.T @ scaled @ q
 
     k = min(factors, max(len(active) - 1, 1))
     rng = np.random.default_rng(seed)
@@ -199,7 +185,7 @@ class Adapter(Recommender):
         `keep_embeddings` leaves the items' text embeddings in ``fit_embeddings``."""
         if sparse is None:
             sparse = gram is None and not gram_fits(train, getattr(self, "memory_budget_", None))
-        # the factors first: a Gram matrix built for them here is gone before the kernel comes
+        # the factors first: their scaled copy of the Gram matrix is gone before the kernel comes
         v = factors if factors is not None else spectral_factors(train, self.factors, self.norm, self.random_state, gram, sparse)[0]
         counts = np.diff(train.tocsc().indptr)
         warm = np.flatnonzero(counts > 0)

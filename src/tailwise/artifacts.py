@@ -4,7 +4,7 @@ Layout of a model directory::
 
     manifest.json   format version, tailwise/numpy/python versions, model name and parameters,
                     dataset summary, fit time
-    model.npz       the model's fitted arrays
+    model.npz       the model's fitted arrays (deflated: :func:`write_npz`)
     ids.npz         external user and item ids (string arrays)
     history.npz     the training user-item matrix in CSR form (to exclude seen items)
     items.json      item text, in item-index order
@@ -79,17 +79,40 @@ def versions() -> dict[str, str]:
     return {"tailwise": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
-def write_dir(target: str | Path, manifest: dict, arrays: dict[str, dict[str, np.ndarray]], texts: dict[str, object]) -> Path:
+#: deflate level of compressed ``.npz`` files: on the bundled sample's hybrid, level 1 gives a
+#: ``model.npz`` 4% larger than the default level 6 in a third of the time
+DEFLATE_LEVEL = 1
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], compress: bool = False) -> None:
+    """``np.savez(path, **arrays)``, or with `compress` its deflated form at
+    :data:`DEFLATE_LEVEL` (``np.savez_compressed`` takes no level); ``np.load`` reads both."""
+    if not compress:
+        np.savez(path, **arrays)
+        return
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=DEFLATE_LEVEL) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+
+def write_dir(
+    target: str | Path,
+    manifest: dict,
+    arrays: dict[str, dict[str, np.ndarray]],
+    texts: dict[str, object],
+    compressed: tuple[str, ...] = (),
+) -> Path:
     """Write a whole directory atomically: build it beside `target`, then swap it in.
 
-    `arrays` maps a file stem to the arrays of one ``.npz``; `texts` maps a file name to a
-    JSON-serialisable object. An existing directory at `target` is replaced only once the new
-    one is complete.
+    `arrays` maps a file stem to the arrays of one ``.npz`` (deflated for the stems in
+    `compressed`, :func:`write_npz`); `texts` maps a file name to a JSON-serialisable object.
+    An existing directory at `target` is replaced only once the new one is complete.
     """
 
     def fill(tmp: Path) -> None:
         for stem, group in arrays.items():
-            np.savez(tmp / f"{stem}.npz", **group)
+            write_npz(tmp / f"{stem}.npz", group, compress=stem in compressed)
         for name, obj in texts.items():
             (tmp / name).write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
         full = {

@@ -183,19 +183,21 @@ class Adapter(Recommender):
         the items with interactions would not fit the memory budget), `factors` gives the
         behaviour factors ``V`` themselves (the hybrid's factor backbone computes them);
         `keep_embeddings` leaves the items' text embeddings in ``fit_embeddings``."""
-        feats, state, kernel = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year)
         if sparse is None:
             sparse = gram is None and not gram_fits(train, getattr(self, "memory_budget_", None))
+        # the factors first: their scaled copy of the Gram matrix is gone before the kernel comes
         v = factors if factors is not None else spectral_factors(train, self.factors, self.norm, self.random_state, gram, sparse)[0]
         counts = np.diff(train.tocsc().indptr)
         warm = np.flatnonzero(counts > 0)
         if len(warm) > self.max_anchors:
             warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.max_anchors]])
+        # only the anchors' columns of a cached kernel are read: [n_items, n_warm]
+        feats, state, k_all = self.text_side().features_and_kernel(dataset.texts(), self.tfidf, self.year, columns=warm)
         anchors = feats.subset(warm)
-        if kernel is None and len(feats.embeddings) > KERNEL_BLOCK:
+        if k_all is None and len(feats.embeddings) > KERNEL_BLOCK:
             self._fit_blocks(feats, anchors, v[warm])
         else:
-            k_all = feats.kernel(anchors) if kernel is None else kernel[:, warm]  # [n_items, n_warm]
+            k_all = feats.kernel(anchors) if k_all is None else k_all
             k_ww = k_all[warm]
             k_ww[np.diag_indices_from(k_ww)] += np.float32(self.l2)
             dual = sla.solve(k_ww, v[warm], assume_a="pos", overwrite_a=True, check_finite=False)

@@ -8,6 +8,7 @@ from scipy.linalg import blas, lapack
 
 from tailwise.data.dataset import Dataset
 from tailwise.models.base import Recommender
+from tailwise.models.ease_weights import pack_weights, packable, unpack_weights
 from tailwise.models.params import BIG, Real, rules
 from tailwise.models.relations import EaseRelations
 from tailwise.models.state import StateCheck
@@ -16,6 +17,9 @@ from tailwise.models.state import StateCheck
 #: temporaries stay about 1/32 of the dense matrix
 BLOCKS = 32
 
+
+#: the arrays that store the weights packed (:mod:`tailwise.models.ease_weights`)
+PACKED = ("weights_upper_", "weights_lower_ulps_", "inverse_diag_")
 
 #: what a fit needs besides its arrays: LAPACK's and BLAS's work space, first-call buffers
 WORKSPACE = 8 * 10**6
@@ -156,6 +160,7 @@ class EASE(Recommender):
         inv /= -diag[np.newaxis, :]
         inv[np.diag_indices_from(inv)] = 0.0
         self.weights_ = inv
+        self.inverse_diag_ = diag  # what stores the weights in half the bytes (get_state)
 
     def _score(self, users: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         scores = np.zeros((rows.shape[0], self.n_items_), dtype=np.float32)
@@ -166,6 +171,33 @@ class EASE(Recommender):
         check.shape("active_", "active")
         check.shape("weights_", "active", "active")
         check.indices("active_", self.n_items_)
+        if hasattr(self, "inverse_diag_"):  # absent in models loaded from older directories
+            check.state["inverse_diag_"] = self.inverse_diag_
+            check.shape("inverse_diag_", "active")
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The fitted arrays, with the weights as one triangle plus the other's last bits
+        (:mod:`tailwise.models.ease_weights`), or dense where that cannot be done (a model
+        loaded from a directory that stored them dense has no ``inverse_diag_``)."""
+        state = super().get_state()
+        diag = getattr(self, "inverse_diag_", None)
+        if packable(state["weights_"], diag):
+            upper, ulps = pack_weights(state.pop("weights_"), diag)
+            state.update(weights_upper_=upper, weights_lower_ulps_=ulps, inverse_diag_=np.asarray(diag))
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> EASE:
+        """Restore arrays saved by :meth:`get_state`: the weights packed or dense (as
+        directories written before the packing hold them)."""
+        state = dict(state)
+        if any(key in state for key in PACKED):
+            missing = [key for key in PACKED if key not in state]
+            if missing:
+                raise ValueError(f"the array {missing[0]!r} is missing (the packed weights need {', '.join(map(repr, PACKED))})")
+            upper, ulps = state.pop("weights_upper_"), state.pop("weights_lower_ulps_")
+            state["weights_"] = unpack_weights(upper, ulps, state["inverse_diag_"])
+        super().set_state(state)
+        return self
 
     def item_relations(self) -> EaseRelations:
         self._check_fitted()

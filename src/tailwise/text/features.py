@@ -96,6 +96,10 @@ def years(texts: list[str]) -> np.ndarray:
     return out
 
 
+#: rows of :meth:`ItemFeatures.kernel` whose TF-IDF and year views are added at a time
+KERNEL_ROWS = 1024
+
+
 @dataclass(frozen=True)
 class ItemFeatures:
     """The three views for a set of items, and the kernel between two such sets."""
@@ -116,15 +120,18 @@ class ItemFeatures:
     def kernel(self, other: ItemFeatures) -> np.ndarray:
         """``(1 + mean view similarity)^2`` between every item here and every item of `other`."""
         sim = self.embeddings @ other.embeddings.T
-        views = 1
-        if self.tfidf is not None and other.tfidf is not None:
-            sim += (self.tfidf @ other.tfidf.T).toarray()
-            views += 1
-        if self.year is not None and other.year is not None:
-            diff = (self.year[:, None] - other.year[None, :]) / self.year_width
-            sim += np.nan_to_num(np.exp(-0.5 * diff**2), nan=0.0).astype(np.float32)
-            views += 1
-        sim /= views
+        tfidf = self.tfidf is not None and other.tfidf is not None
+        year = self.year is not None and other.year is not None
+        # the other views a block of rows at a time: their dense (and float64) temporaries stay
+        # KERNEL_ROWS x len(other), not len(self) x len(other) (the values are the same)
+        for start in range(0, len(sim), KERNEL_ROWS):
+            rows = slice(start, start + KERNEL_ROWS)
+            if tfidf:
+                sim[rows] += (self.tfidf[rows] @ other.tfidf.T).toarray()
+            if year:
+                diff = (self.year[rows, None] - other.year[None, :]) / self.year_width
+                sim[rows] += np.nan_to_num(np.exp(-0.5 * diff**2), nan=0.0).astype(np.float32)
+        sim /= 1 + tfidf + year  # the mean over the views
         sim += 1.0
         return np.square(sim, out=sim)
 

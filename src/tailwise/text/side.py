@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import threading
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.lib.format as npformat
 import scipy.sparse as sp
 
 from tailwise.errors import ColdStartError
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: catalogues up to this size get their text kernel cached (n^2 float32: 400 MB at 10,000)
 KERNEL_CACHE_MAX_ITEMS = 10_000
+#: rows of a cached kernel read at a time (20 MB at 10,000 items)
+KERNEL_READ_ROWS = 512
 
 # encoders and embedding caches kept loaded while a long-running process holds them (the service)
 _resident: dict[tuple[str, str | None], tuple[Any, Any, threading.Lock]] = {}
@@ -155,10 +159,14 @@ class TextSide:
         return ItemFeatures(emb, tf, yz), state
 
     def features_and_kernel(
-        self, texts: list[str], tfidf: bool = True, year: bool = True
+        self, texts: list[str], tfidf: bool = True, year: bool = True, columns: np.ndarray | None = None
     ) -> tuple[ItemFeatures, dict[str, np.ndarray], np.ndarray | None]:
         """:meth:`features` plus the kernel of every item against every item (or None above
         ``KERNEL_CACHE_MAX_ITEMS``), read from the cache folder when this catalogue was seen.
+
+        With `columns` (item indices) only those columns of the kernel come back,
+        ``kernel[:, columns]``; a cached kernel is then read a block of rows at a time, so the
+        whole ``n x n`` matrix is never in memory (the adapter needs its anchors' columns only).
 
         The cache key hashes the embeddings themselves with the texts and view settings, so a
         changed encoder or text can never be served a stale kernel.
@@ -176,8 +184,8 @@ class TextSide:
         path = Path(EmbeddingCache(self.cache_dir).directory) / "kernels" / f"{digest.hexdigest()}.npz"
         if path.exists():
             try:
-                return _read_views(path, emb)
-            except (OSError, ValueError, KeyError) as exc:  # a damaged entry is recomputed
+                return _read_views(path, emb, columns)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a damaged entry is recomputed
                 log.warning("ignoring unreadable text-kernel cache %s: %s", path.name, exc)
         feats, state = self._views(texts, emb, tfidf, year)
         kernel = feats.kernel(feats)
@@ -188,7 +196,7 @@ class TextSide:
         if feats.year is not None:
             arrays["year"] = feats.year
         atomic_write(path, lambda fh: np.savez(fh, **arrays))
-        return feats, state, kernel
+        return feats, state, kernel if columns is None else kernel[:, columns]
 
     def features_like(self, texts: list[str], state: dict[str, np.ndarray]) -> ItemFeatures:
         """Views of new texts with the vocabulary and year scale fitted earlier."""
@@ -207,12 +215,38 @@ class TextSide:
         return ItemFeatures(emb, tf, yz)
 
 
-def _read_views(path: Path, emb: np.ndarray) -> tuple[ItemFeatures, dict[str, np.ndarray], np.ndarray]:
-    with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+def _read_views(path: Path, emb: np.ndarray, columns: np.ndarray | None) -> tuple[ItemFeatures, dict[str, np.ndarray], np.ndarray]:
+    arrays = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            with zf.open(name) as fh:
+                key = name.removesuffix(".npy")
+                arrays[key] = _read_kernel(fh, columns) if key == "kernel" else npformat.read_array(fh, allow_pickle=False)
     tf = None
     if "tf_data" in arrays:
         parts = (arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"])
         tf = sp.csr_matrix(parts, shape=tuple(arrays["tf_shape"]))
     state = {k[6:]: v for k, v in arrays.items() if k.startswith("state_")}
     return ItemFeatures(emb, tf, arrays.get("year")), state, arrays["kernel"]
+
+
+def _read_kernel(fh: BinaryIO, columns: np.ndarray | None) -> np.ndarray:
+    """The cached kernel's `columns` (all when None), read from its ``.npy`` stream
+    :data:`KERNEL_READ_ROWS` rows at a time (no copy of the whole file in memory)."""
+    version = npformat.read_magic(fh)
+    readers = {(1, 0): npformat.read_array_header_1_0, (2, 0): npformat.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f"unexpected .npy format version {version}")
+    shape, fortran, dtype = readers[version](fh)
+    if fortran or len(shape) != 2 or dtype != np.dtype(np.float32):
+        raise ValueError(f"the kernel is not a C-ordered float32 matrix ({dtype}, shape {shape})")
+    n_rows, n_cols = shape
+    out = np.empty((n_rows, n_cols if columns is None else len(columns)), np.float32)
+    for start in range(0, n_rows, KERNEL_READ_ROWS):
+        stop = min(start + KERNEL_READ_ROWS, n_rows)
+        raw = fh.read((stop - start) * n_cols * 4)
+        if len(raw) != (stop - start) * n_cols * 4:
+            raise ValueError("the kernel is truncated")
+        block = np.frombuffer(raw, np.float32).reshape(stop - start, n_cols)
+        out[start:stop] = block if columns is None else block[:, columns]
+    return out

@@ -19,8 +19,8 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "aplt", "arp", "catalog_coverage", "cold_recall", "exposure_gini", "gini", "head_recall", "hit_rate", "hits",
-    "intra_list_diversity", "mrr", "ndcg", "novelty", "precision", "recall", "recall_within",
-    "tail_coverage", "tail_recall",
+    "intra_list_diversity", "mrr", "ndcg", "novelty", "precision", "ratio", "recall", "recall_within",
+    "relevance", "tail_coverage", "tail_recall",
 ]  # fmt: skip
 
 Sparse = sp.spmatrix | sp.sparray  # a SciPy sparse matrix or array
@@ -91,6 +91,17 @@ def _hits(recs: np.ndarray, rel: sp.csr_matrix) -> np.ndarray:
     pos = np.minimum(np.searchsorted(truth_keys, rec_keys), truth_keys.size - 1)
     found = (truth_keys[pos] == rec_keys) & (recs >= 0)
     return found & _first_occurrence(recs)
+
+
+def relevance(truth: Sparse) -> sp.csr_matrix:
+    """`truth` as the metrics read it: a canonical CSR copy (sorted, no duplicates or zeros)."""
+    t = sp.csr_matrix(truth)
+    return _relevance(t, t.shape[0])
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` as float64, ``nan`` where ``den == 0`` (how every per-user metric divides)."""
+    return _ratio(num, den)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

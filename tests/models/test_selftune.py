@@ -255,3 +255,21 @@ def test_the_ease_backbone_reads_the_item_texts_as_extra_users():
     np.testing.assert_allclose(model.ease_.weights_, b, rtol=1e-3, atol=1e-5)
     plain = Hybrid(factors=8, text_weight=0.0, tail_share=0.0, alpha=0.4, evidence=10.0, tail_mix=0.5).fit(ds)
     assert not np.allclose(plain.ease_.weights_, model.ease_.weights_, atol=1e-5)
+
+
+def test_the_judge_equals_the_metrics_module():
+    """choose() scores each setting's lists with one hit look-up; the figures are
+    metrics.ndcg and metrics.tail_recall's."""
+    from tailwise import metrics as M
+    from tailwise.models.selftune import _Judge
+
+    rng = np.random.default_rng(11)
+    truth = sp.csr_matrix((rng.random((90, 40)) < 0.1).astype(np.float32))
+    tail = rng.random(40) < 0.6
+    for k in (K, 7):
+        recs = np.argsort(rng.random((90, 40)), axis=1)[:, :k]
+        recs[::5, -1] = -1  # padding
+        ndcg, tail_recall = _Judge(M.relevance(truth), tail)(recs)
+        want = M.tail_recall(recs, truth, tail, K)
+        assert ndcg == pytest.approx(float(np.nanmean(M.ndcg(recs, truth, K))))
+        assert tail_recall == pytest.approx(float(np.nanmean(want)))

@@ -101,17 +101,31 @@ def validation_users(train: sp.csr_matrix, truth: sp.csr_matrix, n_items: int, s
     return users
 
 
-def _plain(scores: np.ndarray, rows: sp.csr_matrix, truth: sp.csr_matrix, tail: np.ndarray) -> tuple[float, float]:
+def _plain(scores: np.ndarray, rows: sp.csr_matrix, judge: _Judge) -> tuple[float, float]:
     """Validation NDCG@K and tail recall@K of ranking by `scores` alone (the history left out)."""
     plain = np.array(scores, dtype=np.float32, copy=True)
     plain[rows.nonzero()] = -np.inf
-    recs = top_k(plain, K)[0]
-    return float(np.mean(M.ndcg(recs, truth, K))), _tail_recall(recs, truth, tail)
+    return judge(top_k(plain, K)[0])
 
 
-def _tail_recall(recs: np.ndarray, truth: sp.csr_matrix, tail: np.ndarray) -> float:
-    hits = M.tail_recall(recs, truth, tail, K)
-    return float(np.nanmean(hits)) if np.isfinite(hits).any() else 0.0
+class _Judge:
+    """Mean NDCG@K and tail recall@K of the validation users' lists, as :func:`metrics.ndcg`
+    and :func:`metrics.tail_recall` compute them, from one look-up of the hits per list (the
+    held-out rows' counts are computed once for every setting)."""
+
+    def __init__(self, truth: sp.csr_matrix, tail: np.ndarray) -> None:
+        self.truth, self.tail, self.n_rel = truth, tail, np.diff(truth.indptr)
+        self.discount = 1.0 / np.log2(np.arange(K) + 2.0)
+        self.ideal = np.concatenate([[0.0], np.cumsum(self.discount)])  # ideal[m]: m hits on top
+        rows = np.repeat(np.arange(truth.shape[0]), self.n_rel)
+        self.n_tail = np.bincount(rows, weights=tail[truth.indices], minlength=truth.shape[0])
+
+    def __call__(self, recs: np.ndarray) -> tuple[float, float]:
+        recs = recs[:, :K]
+        h, k = M.hits(recs, self.truth), recs.shape[1]
+        ndcg = float(np.nanmean(M.ratio(h @ self.discount[:k], self.ideal[np.minimum(self.n_rel, k)])))
+        tail = M.ratio((h & self.tail[np.maximum(recs, 0)]).sum(axis=1), self.n_tail)
+        return ndcg, float(np.nanmean(tail)) if np.isfinite(tail).any() else 0.0
 
 
 def _tail_tops(cf, lm, rows, tail, seen, mixes, cold) -> dict[float, tuple[np.ndarray, np.ndarray]]:
@@ -188,6 +202,7 @@ def choose(
     moments = _TailMoments(zc[:, tail], zl[:, tail], ~seen[:, tail]) if tail_order else None
     zc_head, zl_head, seen_head = zc[:, head], zl[:, head], seen[:, head]
     results: list[tuple[dict[str, float], float, float]] = []
+    judge = _Judge(M.relevance(truth), tail)
     pairs = list(itertools.product(grid["alpha"], grid["evidence"]))
     for n, (alpha, evidence) in enumerate(pairs):
         w = ((1 - alpha) * counts / (counts + evidence)).astype(np.float32)
@@ -217,12 +232,12 @@ def choose(
                     recs = np.where(pos >= 0, np.take_along_axis(items, np.maximum(pos, 0), axis=1), -1)
                 else:
                     recs = items[:, :K]
-                ndcg, tail_recall = float(np.mean(M.ndcg(recs, truth, K))), _tail_recall(recs, truth, tail)
+                ndcg, tail_recall = judge(recs)
                 settings = {"alpha": alpha, "evidence": evidence, "tail_mix": mix, "tail_share": share}
                 results.append((settings, ndcg, tail_recall))
         if progress is not None:
             progress(n + 1, len(pairs))
-    (anchor, cf_tail), lm_tail = _plain(cf, rows, truth, tail), _plain(lm, rows, truth, tail)[1]
+    (anchor, cf_tail), lm_tail = _plain(cf, rows, judge), _plain(lm, rows, judge)[1]
     floor = max(2 * cf_tail, lm_tail)
     ok = [r for r in results if r[1] >= keep * anchor]
     earned = [r for r in ok if r[2] >= floor and r[2] > 0]

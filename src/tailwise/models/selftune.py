@@ -55,7 +55,7 @@ KEEP = 0.99
 #: list length the settings are judged at
 K = 20
 #: at most this many validation users, and at most this many user x item scores at once
-MAX_USERS = 3000
+MAX_USERS = 1000
 MAX_CELLS = 30_000_000
 #: below this many validation users the split says too little: the untuned settings are used
 MIN_USERS = 200

@@ -19,8 +19,8 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "aplt", "arp", "catalog_coverage", "cold_recall", "exposure_gini", "gini", "head_recall", "hit_rate", "hits",
-    "intra_list_diversity", "mrr", "ndcg", "novelty", "precision", "ratio", "recall", "recall_within",
-    "relevance", "tail_coverage", "tail_recall",
+    "intra_list_diversity", "mrr", "ndcg", "ndcg_of_hits", "novelty", "precision", "recall", "recall_within",
+    "recall_within_hits", "relevance", "tail_coverage", "tail_recall",
 ]  # fmt: skip
 
 Sparse = sp.spmatrix | sp.sparray  # a SciPy sparse matrix or array
@@ -97,11 +97,6 @@ def relevance(truth: Sparse) -> sp.csr_matrix:
     """`truth` as the metrics read it: a canonical CSR copy (sorted, no duplicates or zeros)."""
     t = sp.csr_matrix(truth)
     return _relevance(t, t.shape[0])
-
-
-def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den`` as float64, ``nan`` where ``den == 0`` (how every per-user metric divides)."""
-    return _ratio(num, den)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -188,7 +183,12 @@ def ndcg(recs: ArrayLike, truth: Sparse, k: int | None = None) -> np.ndarray:
     >>> round(float(ndcg(np.array([[0, 1, 2]]), truth)[0]), 4)
     0.9197
     """
-    h, n_rel = _accuracy(recs, truth, k)
+    return ndcg_of_hits(*_accuracy(recs, truth, k))
+
+
+def ndcg_of_hits(h: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    """:func:`ndcg` from the lists' :func:`hits` [n_users, k] and each user's count of
+    relevant items (for a caller that scores many lists against the same truth)."""
     discount = 1.0 / np.log2(np.arange(h.shape[1]) + 2.0)
     ideal = np.concatenate([[0.0], np.cumsum(discount)])  # ideal[m]: DCG of m hits on top
     return _ratio(h @ discount, ideal[np.minimum(n_rel, h.shape[1])])
@@ -243,10 +243,15 @@ def recall_within(
     rel = _relevance(truth, len(recs))
     if len(mask) != rel.shape[1]:
         raise ValueError(f"item_mask has {len(mask)} items but truth has {rel.shape[1]}")
-    h = _hits(recs, rel) & mask[np.maximum(recs, 0)]
+    return recall_within_hits(_hits(recs, rel), recs, rel, mask)
+
+
+def recall_within_hits(h: np.ndarray, recs: np.ndarray, rel: sp.csr_matrix, mask: np.ndarray) -> np.ndarray:
+    """:func:`recall_within` from the lists' :func:`hits`, `recs` and canonical truth
+    (:func:`relevance`)."""
     rows = np.repeat(np.arange(len(recs)), np.diff(rel.indptr))
     n_masked = np.bincount(rows, weights=mask[rel.indices], minlength=len(recs))
-    return _ratio(h.sum(axis=1), n_masked)
+    return _ratio((h & mask[np.maximum(recs, 0)]).sum(axis=1), n_masked)
 
 
 def tail_recall(

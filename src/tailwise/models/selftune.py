@@ -109,22 +109,17 @@ def _plain(scores: np.ndarray, rows: sp.csr_matrix, judge: _Judge) -> tuple[floa
 
 
 class _Judge:
-    """Mean NDCG@K and tail recall@K of the validation users' lists, as :func:`metrics.ndcg`
-    and :func:`metrics.tail_recall` compute them, from one look-up of the hits per list (the
-    held-out rows' counts are computed once for every setting)."""
+    """Mean NDCG@K and tail recall@K of the validation users' lists (:func:`metrics.ndcg`,
+    :func:`metrics.tail_recall`) from one look-up of the hits per list."""
 
     def __init__(self, truth: sp.csr_matrix, tail: np.ndarray) -> None:
         self.truth, self.tail, self.n_rel = truth, tail, np.diff(truth.indptr)
-        self.discount = 1.0 / np.log2(np.arange(K) + 2.0)
-        self.ideal = np.concatenate([[0.0], np.cumsum(self.discount)])  # ideal[m]: m hits on top
-        rows = np.repeat(np.arange(truth.shape[0]), self.n_rel)
-        self.n_tail = np.bincount(rows, weights=tail[truth.indices], minlength=truth.shape[0])
 
     def __call__(self, recs: np.ndarray) -> tuple[float, float]:
         recs = recs[:, :K]
-        h, k = M.hits(recs, self.truth), recs.shape[1]
-        ndcg = float(np.nanmean(M.ratio(h @ self.discount[:k], self.ideal[np.minimum(self.n_rel, k)])))
-        tail = M.ratio((h & self.tail[np.maximum(recs, 0)]).sum(axis=1), self.n_tail)
+        h = M.hits(recs, self.truth)
+        ndcg = float(np.nanmean(M.ndcg_of_hits(h, self.n_rel)))
+        tail = M.recall_within_hits(h, recs, self.truth, self.tail)
         return ndcg, float(np.nanmean(tail)) if np.isfinite(tail).any() else 0.0
 
 

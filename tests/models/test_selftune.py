@@ -235,6 +235,58 @@ def test_choose_takes_the_most_accurate_setting_that_earns_the_tail_floor():
     assert "at least twice the CF side's" in got.describe()
 
 
+def test_the_model_without_text_is_the_accuracy_anchor():
+    """With `plain` given, the band is measured against its validation NDCG, not the CF
+    side's: a CF side that the text made more accurate widens the band and the choice spends
+    that on the tail; the floor still comes from the CF side and the language side."""
+    from tailwise import metrics as M
+    from tailwise.ranking import top_k
+
+    cf, lm, rows = _scores(n_users=150, n_items=200, seed=7)
+    counts = np.random.default_rng(7).integers(0, 40, cf.shape[1]).astype(np.float32)
+    tail = counts < np.quantile(counts, 0.7)
+    cf[:, ~tail] += 2.5
+    seen = rows.toarray() > 0
+    # held out: each user's best head items by CF and best tail items by the language side
+    truth = np.zeros(cf.shape, np.float32)
+    np.put_along_axis(truth, np.argsort(-np.where(seen | tail, -np.inf, cf), axis=1)[:, :4], 1, axis=1)
+    np.put_along_axis(truth, np.argsort(-np.where(seen | ~tail, -np.inf, lm), axis=1)[:, :2], 1, axis=1)
+    truth = sp.csr_matrix(truth)
+    plain = cf + np.random.default_rng(8).normal(scale=3.0, size=cf.shape).astype(np.float32)  # a noisier model
+
+    def ndcg_of(scores):
+        s = scores.copy()
+        s[rows.nonzero()] = -np.inf
+        return float(np.nanmean(M.ndcg(top_k(s, K)[0], truth, K)))
+
+    own = choose(cf, lm, rows, truth, counts, tail, {}, keep=0.99)
+    anchored = choose(cf, lm, rows, truth, counts, tail, {}, keep=0.99, plain=plain)
+    assert own.anchor == pytest.approx(ndcg_of(cf)) and anchored.anchor == pytest.approx(ndcg_of(plain))
+    assert anchored.anchor < own.anchor  # the test's premise: the text made the CF side better
+    assert anchored.floor == own.floor and anchored.table == own.table
+    band = [r for r in own.table if r[1] >= 0.99 * anchored.anchor]
+    assert anchored.tail_recall == max(r[2] for r in band) > own.tail_recall  # the floor is out of reach: most tail
+    assert anchored.ndcg >= 0.99 * anchored.anchor
+    assert "of the model without text" in anchored.describe()
+
+
+@pytest.mark.usefixtures("fake_text")
+def test_the_hybrid_anchors_on_its_ease_without_the_text(monkeypatch):
+    """The hybrid's self-tuning fits the same EASE without the text on the validation split
+    and passes its scores as the anchor; with text_weight 0 the CF side is that model."""
+    from tailwise.models import selftune
+
+    seen = []
+    real = selftune.choose
+    monkeypatch.setattr(selftune, "choose", lambda *a, **kw: seen.append(kw.get("plain")) or real(*a, **kw))
+    ds = random_dataset(n_users=400, n_items=60, density=0.12, seed=4)
+    Hybrid(l2=10.0, factors=8).fit(ds)
+    Hybrid(l2=10.0, factors=8, text_weight=0.0).fit(ds)
+    with_text, without = seen
+    assert with_text is not None and with_text.shape[1] == ds.n_items
+    assert without is None
+
+
 @pytest.mark.usefixtures("fake_text")
 def test_the_ease_backbone_reads_the_item_texts_as_extra_users():
     """text_weight adds w T T^T to the Gram matrix (T: the items' centred unit embeddings):

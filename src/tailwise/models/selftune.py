@@ -9,15 +9,16 @@ random :data:`VALIDATION_SHARE` of each user's interactions, :func:`validation_s
 one scoring of the validation users are enough; every combination of :data:`GRID` is then a
 re-mix of those scores.
 
-The rule (:func:`choose`): the anchor is the validation NDCG@20 of the CF side alone (what the
-user would get from the behaviour model without text), and the *tail floor* is what the text
-has to earn: twice the CF side's own validation tail recall@20, and at least the language
-side's alone. Among the combinations whose validation NDCG@20 keeps at least ``keep`` (default
+The rule (:func:`choose`): the anchor is the validation NDCG@20 of the behaviour model without
+text (what the user would get from EASE with the same penalty; with the factor backbone, the CF
+side alone), and the *tail floor* is what the text has to earn: twice the CF side's own
+validation tail recall@20 (with the text in its Gram matrix), and at least the language side's
+alone. Among the combinations whose validation NDCG@20 keeps at least ``keep`` (default
 :data:`KEEP`) of the anchor, take the most accurate one that reaches the floor; when none
 does, the one with the highest tail recall (ties: the higher NDCG); when none keeps ``keep``
-of the anchor, the most accurate one. So the hybrid is as accurate as its CF side within about
-1%, doubles that side's tail recall where it can without giving away more accuracy than that
-takes, and otherwise spends what accuracy the text adds on the long tail.
+of the anchor, the most accurate one. So the hybrid is as accurate as the model without text
+within about 1%, doubles its CF side's tail recall where it can without giving away more
+accuracy than that takes, and otherwise spends what accuracy the text adds on the long tail.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 GRID: Mapping[str, tuple[float, ...]] = {
     "alpha": (0.0, 0.2, 0.4, 0.6),
     "evidence": (3.0, 10.0, 30.0),
-    "tail_mix": (0.25, 0.5, 0.75),
+    "tail_mix": (0.5, 0.75, 1.0),
     "tail_share": (0.0, 0.25, 0.5, 0.75, 1.0),
 }
 #: the settings used when tuning is off or not possible (the defaults before self-tuning)
@@ -81,7 +82,7 @@ class Choice:
         chosen = ", ".join(f"{k}={v:g}" for k, v in self.settings.items())
         return (
             f"{chosen} (validation on {self.users:,} users, {self.tried} settings tried: NDCG@{K} "
-            f"{self.ndcg:.4f}, {self.ndcg / self.anchor:.1%} of the CF side alone, {self.anchor:.4f}; tail recall@{K} {self.tail_recall:.4f}, "
+            f"{self.ndcg:.4f}, {self.ndcg / self.anchor:.1%} of the model without text, {self.anchor:.4f}; tail recall@{K} {self.tail_recall:.4f}, "
             f"{'at least' if self.tail_recall >= self.floor else 'below'} twice the CF side's and the text's own, {self.floor:.4f})"
         )
 
@@ -164,9 +165,10 @@ def choose(
     keep: float = KEEP,
     tail_order: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    plain: np.ndarray | None = None,
 ) -> Choice:
-    """The settings of :data:`GRID` (those in `fixed` held) that keep `keep` of the CF side's
-    validation NDCG@K with the highest tail recall@K (see the module docstring).
+    """The settings of :data:`GRID` (those in `fixed` held) that keep `keep` of the validation
+    NDCG@K of the model without text with the highest tail recall@K (see the module docstring).
 
     Parameters
     ----------
@@ -183,6 +185,8 @@ def choose(
     tail_order : bool
         Whether the tail's own fusion applies (dense scores only; otherwise ``tail_mix`` is not
         searched).
+    plain : ndarray [users, items], optional
+        Scores of the behaviour model without text, the accuracy anchor (None: `cf`).
     """
     grid = {name: (fixed[name],) if name in fixed else values for name, values in GRID.items()}
     if not tail_order:
@@ -233,6 +237,8 @@ def choose(
         if progress is not None:
             progress(n + 1, len(pairs))
     (anchor, cf_tail), lm_tail = _plain(cf, rows, judge), _plain(lm, rows, judge)[1]
+    if plain is not None:
+        anchor = _plain(plain, rows, judge)[0]
     floor = max(2 * cf_tail, lm_tail)
     ok = [r for r in results if r[1] >= keep * anchor]
     earned = [r for r in ok if r[2] >= floor and r[2] > 0]
@@ -245,8 +251,9 @@ def choose(
 
 class SelfTuning:
     """What the hybrid needs to choose its settings in ``fit`` and read them back: mixed into
-    :class:`tailwise.models.Hybrid` (which provides ``_sides``, ``item_counts_``, ``fusion``,
-    ``head_share``, ``keep_accuracy`` and the four settings as parameters)."""
+    :class:`tailwise.models.Hybrid` (which provides ``_sides``, ``_parts``, ``item_counts_``,
+    ``fusion``, ``head_share``, ``keep_accuracy``, ``text_weight`` and the four settings as
+    parameters)."""
 
     def _settle(self, dataset: Dataset, tunable: bool) -> None:
         """``settings_`` (alpha, evidence, tail_mix, tail_share): the given ones, the rest chosen
@@ -282,8 +289,15 @@ class SelfTuning:
         sub.fit(split.train, memory_budget=self.memory_budget_)
         rows = sub_train[users]
         cf, lm = sub._sides(users, rows)
+        counts, plain = sub.item_counts_, None
+        if self.backbone_ == "ease" and self.text_weight > 0:  # the anchor: the same EASE without the text
+            del sub  # its weights, before the second EASE's
+            ease = self._parts()[0]
+            ease.fit(split.train)
+            plain = ease._score(users, rows)
+            del ease
         tail = tail_mask(np.asarray(split.train.item_counts), self.head_share)
-        choice = choose(cf, lm, rows, truth[users], sub.item_counts_, tail, fixed, self.keep_accuracy, self.backbone_ == "ease")
+        choice = choose(cf, lm, rows, truth[users], counts, tail, fixed, self.keep_accuracy, self.backbone_ == "ease", plain=plain)
         self.fit_info_["settings"] = choice.describe()
         return choice
 

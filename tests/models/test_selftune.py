@@ -325,3 +325,13 @@ def test_the_judge_equals_the_metrics_module():
         want = M.tail_recall(recs, truth, tail, K)
         assert ndcg == pytest.approx(float(np.nanmean(M.ndcg(recs, truth, K))))
         assert tail_recall == pytest.approx(float(np.nanmean(want)))
+
+
+def test_tune_searches_every_self_tuned_setting():
+    """`tailwise tune` proposes all four settings, so a trial's fit is not searched again
+    inside (it would otherwise pick the settings the trial did not give on its own split)."""
+    from tailwise.models.spaces import space_for
+
+    space = space_for("hybrid")
+    assert set(GRID) <= set(space)
+    assert {"l2_item", "text_weight"} <= set(space)  # the EASE backbone's penalty and text

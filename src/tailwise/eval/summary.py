@@ -91,6 +91,9 @@ def sweep_summary(rows: Sequence[dict], keep: float = 0.98) -> list[str]:
     ...         for w, n, t in [(0.0, 0.40, 0.01), (0.5, 0.395, 0.03), (1.0, 0.30, 0.08)]]
     >>> print(sweep_summary(rows)[0])
     ease + xquad: up to tail weight 0.5 NDCG stays within 98% of its own (0.3950 vs 0.4000) and tail recall goes from 0.0100 to 0.0300; at 1 it is 0.3000 and 0.0800.
+    >>> rows[1]["tail_recall"] = 0.005
+    >>> print(sweep_summary(rows)[0])
+    ease + xquad: up to tail weight 0.5 NDCG stays within 98% of its own (0.3950 vs 0.4000) and tail recall goes from 0.0100 to 0.0050 (less than the model's own lists give: xquad replaces its default exposure stage); at 1 it is 0.3000 and 0.0800.
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
@@ -103,11 +106,14 @@ def sweep_summary(rows: Sequence[dict], keep: float = 0.98) -> list[str]:
         ok = [r for r in g if _num(r, "ndcg") >= keep * b_nd]
         best = max(ok, key=lambda r: _num(r, "tail_weight")) if ok else base
         last = g[-1]
+        tr = _num(best, "tail_recall")
         text = (
             f"{model} + {rr}: up to tail weight {_num(best, 'tail_weight'):g} NDCG stays within "
             f"{keep:.0%} of its own ({_num(best, 'ndcg'):.4f} vs {b_nd:.4f}) and tail recall goes "
-            f"from {b_tr:.4f} to {_num(best, 'tail_recall'):.4f}"
+            f"from {b_tr:.4f} to {tr:.4f}"
         )
+        if tr < b_tr:  # weight 0 is the model's own lists, with its default exposure stage
+            text += f" (less than the model's own lists give: {rr} replaces its default exposure stage)"
         if last is not best:
             text += (
                 f"; at {_num(last, 'tail_weight'):g} it is {_num(last, 'ndcg'):.4f} and "

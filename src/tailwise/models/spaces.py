@@ -72,10 +72,13 @@ SPACES: dict[str, dict[str, Dim]] = {
     },
     "itemknn": {"neighbours": _int(10, 1000, log=True), "shrink": _real(0.0, 100.0)},
     "adapter": {"factors": _int(16, 512, log=True), "l2": _real(0.01, 1e3, log=True), "norm": _real(0.0, 1.0)},
-    "hybrid": {
+    "hybrid": {  # all four self-tuned settings: a trial fits once, without an inner search
         "l2": _real(10.0, 1e4, log=True),
+        "l2_item": _real(0.0, 5.0),
+        "text_weight": _real(1.0, 100.0, log=True),
         "alpha": _real(0.0, 1.0),
         "evidence": _real(0.1, 100.0, log=True),
+        "tail_mix": _real(0.0, 1.0),
         "tail_share": _real(0.0, 1.0),
     },
     "twotower": {

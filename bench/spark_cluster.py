@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=1)
     ap.add_argument("--memory", default="3g")
     ap.add_argument("--sample", type=int, default=10_000)
+    ap.add_argument("--label", default="cluster", help="results go to bench/results/spark-log-LABEL.json")
     args = ap.parse_args()
     if args.action == "stop":
         stop(args.state)
@@ -114,7 +115,7 @@ def main() -> None:
     try:
         conf = ["--conf", f"spark.executor.memory={args.memory}", "--conf", f"spark.executor.cores={args.cores}"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)}
-        subprocess.run([sys.executable, str(ROOT / "spark_log.py"), str(args.data), "--master", url, "--label", "cluster",
+        subprocess.run([sys.executable, str(ROOT / "spark_log.py"), str(args.data), "--master", url, "--label", args.label,
                         "--sample", str(args.sample), *conf], check=True, env=env)  # fmt: skip
     finally:
         stop(args.state)

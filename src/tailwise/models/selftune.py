@@ -293,7 +293,7 @@ class SelfTuning:
         if self.backbone_ == "ease" and self.text_weight > 0:  # the anchor: the same EASE without the text
             del sub  # its weights, before the second EASE's
             ease = self._parts()[0]
-            ease.fit(split.train)
+            ease.fit(split.train, memory_budget=self.memory_budget_)
             plain = ease._score(users, rows)
             del ease
         tail = tail_mask(np.asarray(split.train.item_counts), self.head_share)
